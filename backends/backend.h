@@ -1,0 +1,171 @@
+/*
+ * backend.h - the contract between the wizard and one mail server.
+ *
+ * Data flows one way:  detect -> answers -> plan -> apply -> test.
+ *
+ *   detect    finds the server under env->root: binary, version, config
+ *             layout, the roles its current config serves.  Never fails
+ *             hard: a server that is absent or unusable has found=false or
+ *             usable=false and a reason in `why`.
+ *   plan      renders the hardened config from templates and the answers
+ *             into whole-file contents (struct plan).  Writes nothing.
+ *   validate  runs the server's own checker on a staged copy of the config
+ *             directory with the plan applied, plus the backend's own value
+ *             checks for what the checker skips.
+ *   reload    makes the running server pick up the new files and confirms
+ *             it is still running.  Never called in lab mode (--root).
+ *
+ * Writing, backups, checkpoints and rollback are the engine's job
+ * (engine_apply below, core/txn.h): a backend never writes a file and never
+ * draws UI.  Everything a backend says to the user goes into struct error or
+ * plan notes, already translated.
+ *
+ * A new server is one new file that defines one `const struct backend` and
+ * is listed in backends/registry.c.
+ */
+#ifndef MH_BACKEND_H
+#define MH_BACKEND_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../core/common.h"
+#include "../core/env.h"
+#include "../core/profile.h"
+
+enum layout {
+	LAYOUT_UNKNOWN,
+	LAYOUT_DEBIAN,  /* Debian, Ubuntu: /etc/postfix, /etc/dovecot/conf.d */
+	LAYOUT_RHEL,    /* RHEL, Fedora, Alma, Rocky */
+	LAYOUT_FREEBSD, /* /usr/local/etc/... */
+};
+const char *layout_name(enum layout l);
+
+struct backend;
+
+struct server_info {
+	const struct backend *backend;
+	bool found;            /* config or binary present */
+	bool usable;           /* found, version known and supported */
+	char *why;             /* when !found or !usable: a translated reason */
+	char *binary;          /* server path of the main tool (postconf, doveconf) */
+	bool binary_in_root;   /* binary lives under env->root (else the host's) */
+	char *version;         /* "3.7.11" */
+	char *version_source;  /* N_()-style word: "binary", "host binary", "--server-version" */
+	char *openssl_version; /* OpenSSL the server links against, if known */
+	enum layout layout;
+	char *config_dir;      /* server path, "/etc/postfix" */
+	char *config_file;     /* server path of the main file */
+	unsigned roles_served; /* roles the current config already serves */
+	unsigned roles_tls;    /* of those, the ones already requiring TLS */
+};
+
+void server_info_free(struct server_info *si);
+
+struct answers {
+	unsigned roles;                 /* enum role bits */
+	const struct profile *profile;
+	const char *cert_file;          /* server paths; NULL = keep current */
+	const char *key_file;
+	const char *dh_file;            /* NULL = none / named groups */
+};
+
+/* One file the plan changes, as whole contents before and after. */
+struct file_change {
+	char *path;      /* server path */
+	bool existed;    /* old_text is the current content */
+	char *old_text;
+	size_t old_len;
+	char *new_text;
+	size_t new_len;
+	mode_t mode;     /* for a new file; an existing file keeps its mode */
+};
+
+struct plan {
+	const struct server_info *server;
+	struct file_change *changes;
+	size_t n_changes;
+	struct strlist notes;    /* translated remarks shown with the diff */
+	struct strlist settings; /* "name = value" lines this plan sets, for Explain */
+};
+
+void plan_add_change(struct plan *p, const char *path, bool existed,
+		     const char *old_text, size_t old_len,
+		     const char *new_text, size_t new_len, mode_t mode);
+void plan_free(struct plan *p);
+/* True when no change differs from the current content. */
+bool plan_is_empty(const struct plan *p);
+/* Unified diff of every change, labelled with server paths. */
+char *plan_diff(const struct plan *p);
+
+struct backend {
+	const char *name;         /* "postfix" */
+	const char *display_name; /* "Postfix" */
+	unsigned roles_possible;  /* enum role bits this server can serve */
+
+	int (*detect)(const struct env *env, struct server_info *si);
+	int (*plan)(const struct env *env, const struct server_info *si,
+		    const struct answers *a, struct plan *p, struct error *e);
+	/* stage_dir is a server path holding a copy of si->config_dir with
+	 * the plan applied; the checker must read the config from there. */
+	int (*validate)(const struct env *env, const struct server_info *si,
+			const struct plan *p, const char *stage_dir, struct error *e);
+	int (*reload)(const struct env *env, const struct server_info *si,
+		      struct error *e);
+};
+
+/* NULL-terminated list of all backends. */
+const struct backend *const *backend_list(void);
+const struct backend *backend_by_name(const char *name);
+
+/*
+ * Runs one of the server's tools.  argv[0] is a server path.  When the tool
+ * lives under env->root and we are root, it runs chrooted there, so a
+ * Debian 13 tree works on a Debian 12 host; otherwise the host path is used.
+ * Paths in the other arguments must be spelled with server_tool_path().
+ */
+struct spawn_result;
+int server_exec(const struct env *env, const struct server_info *si,
+		const char *const argv[], struct spawn_result *res, struct error *e);
+/* How a path argument must be spelled for server_exec(): the server path
+ * when the tool runs chrooted, else the host path.  New string. */
+char *server_tool_path(const struct env *env, const struct server_info *si,
+		       const char *server_path);
+/* Locates a tool: under root if present there, else on the host. Sets
+ * si->binary and si->binary_in_root; returns false if neither exists. */
+bool server_find_binary(const struct env *env, struct server_info *si,
+			const char *const candidates[]);
+
+/* The OpenSSL version the server under env->root links against ("3.0.19"),
+ * read from its libcrypto; env_override "openssl" wins.  NULL if unknown. */
+char *server_openssl_version(const struct env *env);
+
+/* Checks done for every backend before its own validate: certificate and
+ * key readable and matching, DH file parseable, profile ciphers compile. */
+int answers_check(const struct env *env, const struct answers *a, struct error *e);
+
+struct apply_opts {
+	bool reload;           /* false with --no-reload or in lab mode */
+	const char *description; /* for the checkpoint: "mx,submission intermediate" */
+	/* Progress for a gauge: percent 0..100 and a translated step name. */
+	void (*progress)(void *ctx, int percent, const char *step);
+	void *progress_ctx;
+};
+
+struct apply_result {
+	char *checkpoint_id;   /* set once the checkpoint is committed */
+	bool rolled_back;      /* a failure after writing was undone */
+	struct strlist written; /* server paths written */
+	struct strlist notes;   /* translated remarks, e.g. a recovered checkpoint */
+};
+
+/*
+ * Validate a staged copy, checkpoint, write atomically, reload and confirm.
+ * Any failure after the first write restores every file and says so in e
+ * (rolled_back = true).  Holds the single-instance lock throughout.
+ */
+int engine_apply(const struct env *env, const struct plan *p,
+		 const struct apply_opts *o, struct apply_result *r, struct error *e);
+void apply_result_free(struct apply_result *r);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * engine.c - apply a plan: validate a staged copy, checkpoint, write,
+ * reload, confirm; undo everything on any failure after the first write.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/fsutil.h"
+#include "../core/txn.h"
+
+static void progress(const struct apply_opts *o, int percent, const char *step)
+{
+	if (o && o->progress)
+		o->progress(o->progress_ctx, percent, step);
+}
+
+/* The part of server_path below dir ("main.cf"), or NULL if outside. */
+static const char *path_below(const char *dir, const char *server_path)
+{
+	size_t n = strlen(dir);
+
+	while (n > 0 && dir[n - 1] == '/')
+		n--;
+	if (strncmp(server_path, dir, n) != 0 || server_path[n] != '/')
+		return NULL;
+	return server_path + n + 1;
+}
+
+/* Puts the plan's files into the staged copy of the config directory. */
+static int stage_plan(const struct env *env, const struct plan *p,
+		      const char *stage, struct error *e)
+{
+	const char *confdir = p->server->config_dir;
+
+	for (size_t i = 0; i < p->n_changes; i++) {
+		const struct file_change *c = &p->changes[i];
+		const char *rel = path_below(confdir, c->path);
+		char *spath, *hpath;
+		struct stat st;
+		int rc;
+
+		if (rel == NULL)
+			continue; /* outside the config dir: checked by value */
+		spath = path_join(stage, rel);
+		hpath = env_host_path(env, spath);
+		if (lstat(hpath, &st) == 0) {
+			struct file_meta m = {st.st_uid, st.st_gid, st.st_mode & 07777, NULL};
+
+			rc = fs_replace(hpath, c->new_text, c->new_len, &m);
+		} else {
+			rc = fs_write_new(hpath, c->new_text, c->new_len, c->mode ? c->mode : 0644);
+		}
+		free(hpath);
+		free(spath);
+		if (rc < 0)
+			return err_sys(e, _("cannot stage %s for validation"), c->path);
+	}
+	return 0;
+}
+
+static int validate_staged(const struct env *env, const struct plan *p, struct error *e)
+{
+	const struct server_info *si = p->server;
+	char *stage = NULL;
+	int rc;
+
+	if (txn_stage_dir(env, si->config_dir, &stage, e) < 0)
+		return err_prefix(e, _("validation"));
+	rc = stage_plan(env, p, stage, e);
+	if (rc == 0)
+		rc = si->backend->validate(env, si, p, stage, e);
+	txn_stage_remove(env, stage);
+	free(stage);
+	return rc;
+}
+
+static int write_all(struct txn *t, const struct plan *p, struct apply_result *r,
+		     struct error *e)
+{
+	for (size_t i = 0; i < p->n_changes; i++) {
+		const struct file_change *c = &p->changes[i];
+
+		if (c->existed && c->old_len == c->new_len &&
+		    memcmp(c->old_text, c->new_text, c->new_len) == 0)
+			continue;
+		if (txn_write(t, c->path, c->new_text, c->new_len, c->mode ? c->mode : 0644, e) < 0)
+			return -1;
+		sl_add(&r->written, c->path);
+	}
+	return 0;
+}
+
+/* Undoes the writes and, when the server was told to reload, reloads it
+ * again so it runs the old files. */
+static int undo(const struct env *env, const struct plan *p, struct txn *t,
+		bool reloaded, struct apply_result *r, struct error *e)
+{
+	struct error e2;
+	char first[sizeof(e->msg)];
+
+	memcpy(first, e->msg, sizeof(first));
+	if (txn_abort(t, &e2) < 0) {
+		snprintf(e->msg, sizeof(e->msg), _("%s; ROLLBACK FAILED: %s"), first, e2.msg);
+		return -1;
+	}
+	r->rolled_back = true;
+	if (reloaded && p->server->backend->reload(env, p->server, &e2) < 0) {
+		snprintf(e->msg, sizeof(e->msg),
+			 _("%s; files rolled back, but reloading the old configuration failed: %s"),
+			 first, e2.msg);
+		return -1;
+	}
+	snprintf(e->msg, sizeof(e->msg), _("%s; all files rolled back"), first);
+	return -1;
+}
+
+static int apply_locked(const struct env *env, const struct plan *p,
+			const struct apply_opts *o, struct apply_result *r, struct error *e)
+{
+	const struct server_info *si = p->server;
+	struct txn *t = NULL;
+	char *desc;
+	int rc;
+
+	if (txn_recover(env, &r->notes, e) < 0)
+		return err_prefix(e, _("recovering an unfinished checkpoint"));
+	progress(o, 10, _("Validating with the server's own checker"));
+	if (validate_staged(env, p, e) < 0)
+		return -1;
+	progress(o, 40, _("Creating checkpoint"));
+	desc = xasprintf("%s: %s", si->backend->name,
+			 o && o->description ? o->description : "apply");
+	rc = txn_begin(env, desc, si->config_dir, &t, e);
+	free(desc);
+	if (rc < 0)
+		return -1;
+	progress(o, 55, _("Writing files"));
+	if (write_all(t, p, r, e) < 0)
+		return undo(env, p, t, false, r, e);
+	if (o && o->reload && !env->lab) {
+		progress(o, 75, _("Reloading the server"));
+		if (si->backend->reload(env, si, e) < 0)
+			return undo(env, p, t, true, r, e);
+	}
+	progress(o, 95, _("Committing checkpoint"));
+	if (txn_commit(t, &r->checkpoint_id, e) < 0)
+		return undo(env, p, t, o && o->reload && !env->lab, r, e);
+	txn_free(t);
+	progress(o, 100, _("Done"));
+	return 0;
+}
+
+int engine_apply(const struct env *env, const struct plan *p,
+		 const struct apply_opts *o, struct apply_result *r, struct error *e)
+{
+	struct txn_lock *lk = NULL;
+	int rc;
+
+	if (txn_lock(env, &lk, e) < 0)
+		return -1;
+	rc = apply_locked(env, p, o, r, e);
+	txn_unlock(lk);
+	return rc;
+}
+
+void apply_result_free(struct apply_result *r)
+{
+	free(r->checkpoint_id);
+	sl_free(&r->written);
+	sl_free(&r->notes);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,437 @@
+/*
+ * cli.c - detect, plan, apply, history, rollback as plain commands.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../backends/backend.h"
+#include "../core/txn.h"
+
+static void print_error(const struct error *e)
+{
+	msg_error("%s", e->msg);
+}
+
+/* ---- detect ------------------------------------------------------------ */
+
+static json_t *roles_json(unsigned roles)
+{
+	json_t *a = json_array();
+
+	for (const struct role_info *ri = role_table(); ri->name; ri++)
+		if (roles & ri->role)
+			json_array_append_new(a, json_string(ri->name));
+	return a;
+}
+
+static json_t *ports_json(unsigned roles)
+{
+	json_t *a = json_array();
+
+	for (const struct role_info *ri = role_table(); ri->name; ri++)
+		if (roles & ri->role)
+			json_array_append_new(a, json_integer(ri->port));
+	return a;
+}
+
+static json_t *opt_string(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *server_json(const struct server_info *si)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(si->backend->name));
+	json_object_set_new(o, "found", json_boolean(si->found));
+	json_object_set_new(o, "usable", json_boolean(si->usable));
+	json_object_set_new(o, "why", opt_string(si->why));
+	json_object_set_new(o, "binary", opt_string(si->binary));
+	json_object_set_new(o, "binary_in_root", json_boolean(si->binary_in_root));
+	json_object_set_new(o, "version", opt_string(si->version));
+	json_object_set_new(o, "version_source", opt_string(si->version_source));
+	json_object_set_new(o, "openssl_version", opt_string(si->openssl_version));
+	json_object_set_new(o, "layout", json_string(layout_name(si->layout)));
+	json_object_set_new(o, "config_dir", opt_string(si->config_dir));
+	json_object_set_new(o, "config_file", opt_string(si->config_file));
+	json_object_set_new(o, "roles", roles_json(si->roles_served));
+	json_object_set_new(o, "ports", ports_json(si->roles_served));
+	json_object_set_new(o, "roles_tls_required", roles_json(si->roles_tls));
+	return o;
+}
+
+static void print_roles(unsigned roles)
+{
+	bool first = true;
+
+	for (const struct role_info *ri = role_table(); ri->name; ri++) {
+		if (!(roles & ri->role))
+			continue;
+		printf("%s%s(%d)", first ? "" : " ", ri->name, ri->port);
+		first = false;
+	}
+	if (first)
+		fputs(_("none"), stdout);
+}
+
+static void print_server(const struct server_info *si)
+{
+	printf("%s:\n", si->backend->display_name);
+	if (!si->found) {
+		printf("  %s %s\n", _("not found:"), si->why ? si->why : "");
+		return;
+	}
+	printf("  %-14s %s", _("version"), si->version ? si->version : _("unknown"));
+	if (si->version_source)
+		printf(" (%s)", si->version_source);
+	putchar('\n');
+	if (si->binary)
+		printf("  %-14s %s%s\n", _("binary"), si->binary,
+		       si->binary_in_root ? "" : _(" (host)"));
+	printf("  %-14s %s\n", _("config"), si->config_dir ? si->config_dir : "-");
+	printf("  %-14s %s\n", _("layout"), layout_name(si->layout));
+	if (si->openssl_version)
+		printf("  %-14s %s\n", _("OpenSSL"), si->openssl_version);
+	printf("  %-14s ", _("serves"));
+	print_roles(si->roles_served);
+	printf("\n  %-14s ", _("TLS required"));
+	print_roles(si->roles_tls);
+	putchar('\n');
+	if (!si->usable && si->why)
+		printf("  %-14s %s\n", _("not usable:"), si->why);
+}
+
+static void detect_one(const struct env *env, const struct backend *b, struct server_info *si)
+{
+	memset(si, 0, sizeof(*si));
+	si->backend = b;
+	b->detect(env, si);
+	si->backend = b;
+}
+
+int cli_detect(struct env *env, const struct cli_opts *o)
+{
+	const struct backend *const *bl = backend_list();
+	json_t *arr = json_array();
+
+	for (size_t i = 0; bl[i]; i++) {
+		struct server_info si;
+
+		detect_one(env, bl[i], &si);
+		if (o->json)
+			json_array_append_new(arr, server_json(&si));
+		else
+			print_server(&si);
+		server_info_free(&si);
+	}
+	if (o->json) {
+		json_t *top = json_object();
+
+		json_object_set_new(top, "root", json_string(env->root[0] ? env->root : "/"));
+		json_object_set_new(top, "servers", arr);
+		json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(top);
+	} else {
+		json_decref(arr);
+	}
+	return EXIT_OK;
+}
+
+/* ---- plan / apply ------------------------------------------------------- */
+
+struct job {
+	const struct backend *backend;
+	struct server_info si;
+	struct answers answers;
+	struct plan plan;
+};
+
+static void job_free(struct job *j)
+{
+	plan_free(&j->plan);
+	server_info_free(&j->si);
+}
+
+static int job_answers(const struct cli_opts *o, struct job *j, struct error *e)
+{
+	struct answers *a = &j->answers;
+
+	if (o->roles == NULL)
+		return err_set(e, _("--role is required (e.g. --role mx,submission)"));
+	if (roles_parse(o->roles, &a->roles, e) < 0)
+		return -1;
+	if (o->profile == NULL)
+		return err_set(e, _("--profile is required: modern, intermediate or old"));
+	a->profile = profile_by_name(o->profile);
+	if (a->profile == NULL)
+		return err_set(e, _("unknown profile '%s': modern, intermediate or old"),
+			       text_is_clean(o->profile) ? o->profile : "?");
+	a->cert_file = o->cert;
+	a->key_file = o->key;
+	a->dh_file = o->dh;
+	return 0;
+}
+
+static int check_roles(const struct job *j, struct error *e)
+{
+	unsigned bad = j->answers.roles & ~j->backend->roles_possible;
+	char *names;
+
+	if (bad == 0)
+		return 0;
+	names = roles_format(bad);
+	err_set(e, _("%s cannot serve role %s"), j->backend->name, names);
+	free(names);
+	return -1;
+}
+
+/* detect -> answers -> plan, with every check that needs no writing. */
+static int job_plan(const struct env *env, const struct cli_opts *o, struct job *j,
+		    struct error *e)
+{
+	memset(j, 0, sizeof(*j));
+	if (o->server == NULL)
+		return err_set(e, _("--server is required (postfix or dovecot)"));
+	j->backend = backend_by_name(o->server);
+	if (j->backend == NULL)
+		return err_set(e, _("unknown server '%s' (known: postfix, dovecot)"),
+			       text_is_clean(o->server) ? o->server : "?");
+	if (job_answers(o, j, e) < 0 || check_roles(j, e) < 0)
+		return -1;
+	detect_one(env, j->backend, &j->si);
+	if (!j->si.found || !j->si.usable)
+		return err_set(e, "%s: %s", j->backend->name,
+			       j->si.why ? j->si.why : _("not usable"));
+	if (answers_check(env, &j->answers, e) < 0)
+		return -1;
+	j->plan.server = &j->si;
+	return j->backend->plan(env, &j->si, &j->answers, &j->plan, e);
+}
+
+static void print_notes(const struct strlist *notes)
+{
+	for (size_t i = 0; i < notes->n; i++)
+		fprintf(stderr, "%s %s\n", _("note:"), notes->v[i]);
+}
+
+static void print_plan(const struct job *j)
+{
+	char *diff = plan_diff(&j->plan);
+
+	print_notes(&j->plan.notes);
+	if (*diff)
+		fputs(diff, stdout);
+	else
+		printf(_("No changes: %s already matches this plan.\n"), j->backend->display_name);
+	free(diff);
+}
+
+int cli_plan(struct env *env, const struct cli_opts *o)
+{
+	struct job j;
+	struct error e = {{0}};
+	int rc = EXIT_OK;
+
+	if (job_plan(env, o, &j, &e) < 0) {
+		print_error(&e);
+		rc = EXIT_ERROR;
+	} else {
+		print_plan(&j);
+	}
+	job_free(&j);
+	return rc;
+}
+
+static bool confirm(void)
+{
+	char line[64];
+
+	if (!isatty(STDIN_FILENO))
+		return false;
+	printf("%s ", _("Apply these changes? [y/N]"));
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return false;
+	/* TRANSLATORS: the one-letter answer meaning yes in the prompt above */
+	return line[0] == 'y' || line[0] == 'Y' || line[0] == _("y")[0];
+}
+
+static void cli_progress(void *ctx, int percent, const char *step)
+{
+	(void)ctx;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "[%3d%%] %s\n", percent, step);
+}
+
+static void print_applied(const struct env *env, const struct apply_result *r)
+{
+	print_notes(&r->notes);
+	for (size_t i = 0; i < r->written.n; i++)
+		printf(_("wrote %s\n"), r->written.v[i]);
+	printf(_("checkpoint %s\n"), r->checkpoint_id);
+	if (env->lab)
+		printf("%s\n", _("lab mode (--root): the server was not reloaded"));
+	if (env->lab)
+		printf(_("undo with: mailharden rollback %s --root %s\n"), r->checkpoint_id, env->root);
+	else
+		printf(_("undo with: mailharden rollback %s\n"), r->checkpoint_id);
+}
+
+int cli_apply(struct env *env, const struct cli_opts *o)
+{
+	struct job j;
+	struct error e = {{0}};
+	struct apply_result r = {0};
+	struct apply_opts ao = {0};
+	char *desc;
+	int rc = EXIT_OK;
+
+	if (job_plan(env, o, &j, &e) < 0) {
+		print_error(&e);
+		job_free(&j);
+		return EXIT_ERROR;
+	}
+	print_plan(&j);
+	if (plan_is_empty(&j.plan)) {
+		job_free(&j);
+		return EXIT_OK;
+	}
+	if (!o->yes && !confirm()) {
+		msg_error("%s", isatty(STDIN_FILENO) ? _("not applied: nothing was changed")
+			  : _("not applied: pass --yes to apply without a terminal"));
+		job_free(&j);
+		return EXIT_ERROR;
+	}
+	desc = xasprintf("%s %s", o->roles, j.answers.profile->name);
+	ao.reload = !o->no_reload;
+	ao.description = desc;
+	ao.progress = cli_progress;
+	if (engine_apply(env, &j.plan, &ao, &r, &e) < 0) {
+		print_notes(&r.notes);
+		print_error(&e);
+		rc = EXIT_ERROR;
+	} else {
+		print_applied(env, &r);
+	}
+	free(desc);
+	apply_result_free(&r);
+	job_free(&j);
+	return rc;
+}
+
+/* ---- history / rollback ------------------------------------------------- */
+
+static json_t *checkpoint_json(const struct checkpoint_info *c)
+{
+	json_t *o = json_object(), *files = json_array();
+
+	json_object_set_new(o, "id", json_string(c->id));
+	json_object_set_new(o, "created", opt_string(c->created));
+	json_object_set_new(o, "description", opt_string(c->description));
+	json_object_set_new(o, "rolled_back", json_boolean(c->rolled_back));
+	for (size_t i = 0; i < c->n_files; i++)
+		json_array_append_new(files, json_string(c->files[i].path));
+	json_object_set_new(o, "files", files);
+	return o;
+}
+
+static void print_checkpoint(const struct checkpoint_info *c)
+{
+	printf("%s  %s  %s%s\n", c->id, c->created ? c->created : "",
+	       c->description ? c->description : "", c->rolled_back ? _("  [rolled back]") : "");
+	for (size_t i = 0; i < c->n_files; i++)
+		printf("    %s%s\n", c->files[i].path, c->files[i].existed ? "" : _(" (new)"));
+}
+
+int cli_history(struct env *env, const struct cli_opts *o)
+{
+	struct checkpoint_info *list = NULL;
+	struct error e = {{0}};
+	size_t n = 0;
+
+	if (checkpoint_list(env, &list, &n, &e) < 0) {
+		print_error(&e);
+		return EXIT_ERROR;
+	}
+	if (o->json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, checkpoint_json(&list[i]));
+		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(arr);
+	} else if (n == 0) {
+		printf("%s\n", _("No checkpoints yet."));
+	} else {
+		for (size_t i = 0; i < n; i++)
+			print_checkpoint(&list[i]);
+	}
+	checkpoint_list_free(list, n);
+	return EXIT_OK;
+}
+
+/* After a rollback on a live system, the servers whose files came back
+ * reload them. */
+static int reload_touched(const struct env *env, const struct strlist *restored, struct error *e)
+{
+	const struct backend *const *bl = backend_list();
+	int rc = 0;
+
+	for (size_t i = 0; bl[i]; i++) {
+		struct server_info si;
+		bool touched = false;
+
+		detect_one(env, bl[i], &si);
+		for (size_t k = 0; si.config_dir && k < restored->n; k++)
+			touched |= strncmp(restored->v[k], si.config_dir, strlen(si.config_dir)) == 0;
+		if (touched && si.usable && bl[i]->reload(env, &si, e) < 0)
+			rc = -1;
+		server_info_free(&si);
+	}
+	return rc;
+}
+
+int cli_rollback(struct env *env, const struct cli_opts *o)
+{
+	struct txn_lock *lk = NULL;
+	struct strlist restored = STRLIST_INIT, recovered = STRLIST_INIT;
+	struct error e = {{0}};
+	const char *id = o->args.n > 0 ? o->args.v[0] : NULL;
+	int rc = EXIT_OK;
+
+	if (o->args.n > 1) {
+		msg_error("%s", _("rollback takes at most one checkpoint id"));
+		return EXIT_USAGE;
+	}
+	if (txn_lock(env, &lk, &e) < 0) {
+		print_error(&e);
+		return EXIT_ERROR;
+	}
+	if (txn_recover(env, &recovered, &e) < 0 ||
+	    checkpoint_rollback(env, id, o->force, &restored, &e) < 0) {
+		print_notes(&recovered);
+		print_error(&e);
+		rc = EXIT_ERROR;
+	} else {
+		print_notes(&recovered);
+		for (size_t i = 0; i < restored.n; i++)
+			printf(_("restored %s\n"), restored.v[i]);
+		if (!env->lab && !o->no_reload && reload_touched(env, &restored, &e) < 0) {
+			print_error(&e);
+			rc = EXIT_ERROR;
+		}
+	}
+	txn_unlock(lk);
+	sl_free(&restored);
+	sl_free(&recovered);
+	return rc;
+}

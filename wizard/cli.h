@@ -1,0 +1,41 @@
+/*
+ * cli.h - the non-interactive verbs.  Everything the wizard can do, a verb
+ * can do: tests and fleets use these.
+ */
+#ifndef MH_CLI_H
+#define MH_CLI_H
+
+#include <stdbool.h>
+
+#include "../core/env.h"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+/* Options shared by all verbs, parsed once. */
+struct cli_opts {
+	const char *root;
+	const char *server;
+	const char *roles;
+	const char *profile;
+	const char *cert;
+	const char *key;
+	const char *dh;
+	const char *templates;
+	bool json;
+	bool yes;
+	bool no_reload;
+	bool force;
+	bool text;
+	const char *answers;
+	bool non_interactive;
+	struct strlist server_versions;
+	struct strlist args; /* positional arguments after the verb */
+};
+
+int cli_detect(struct env *env, const struct cli_opts *o);
+int cli_plan(struct env *env, const struct cli_opts *o);
+int cli_apply(struct env *env, const struct cli_opts *o);
+int cli_history(struct env *env, const struct cli_opts *o);
+int cli_rollback(struct env *env, const struct cli_opts *o);
+
+#endif
