@@ -185,10 +185,13 @@ void sb_addc(struct strbuf *sb, char c)
 void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	char probe[1];
 	int n;
 
+	if (fmt == NULL)
+		return;
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(probe, sizeof(probe), fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return;

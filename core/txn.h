@@ -107,4 +107,15 @@ void checkpoint_list_free(struct checkpoint_info *list, size_t n);
 int checkpoint_rollback(const struct env *env, const char *id, bool force,
 			struct strlist *restored, struct error *e);
 
+/*
+ * Copies the server directory src (files, subdirectories, symlinks as
+ * symlinks, modes kept) to a fresh STATE/stage.XXXXXX and returns its
+ * server path, so a server tool (possibly chrooted in root) can check a
+ * candidate configuration before anything real changes.
+ */
+int txn_stage_dir(const struct env *env, const char *src_server_dir,
+		  char **stage_server_path, struct error *e);
+/* rm -rf of a directory made by txn_stage_dir (nothing else is touched). */
+void txn_stage_remove(const struct env *env, const char *stage_server_path);
+
 #endif
