@@ -1,0 +1,1369 @@
+/*
+ * dovecot.c - the Dovecot backend (generations 2.2, 2.3 and 2.4).
+ *
+ * Dovecot gets ONE file managed by mailharden, read after the packaged
+ * ones: CONFDIR/conf.d/99-mailharden-tls.conf.  The only edit to a packaged
+ * file is one `!include_try` line appended to dovecot.conf when nothing
+ * includes the conf.d files already.  Keeping our settings in a file of our own
+ * makes the change easy to review and to remove, and survives package
+ * upgrades that replace the packaged conf.d files.
+ *
+ * The setting names differ per generation (2.4 renamed most ssl_* file
+ * settings and rejects the old names), so each generation has its own
+ * template: templates/dovecot/<gen>/99-mailharden-tls.conf.tmpl.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "../core/spawn.h"
+#include "../core/template.h"
+#include "../core/version.h"
+
+extern const struct backend dovecot_backend;
+
+#define DROPIN_NAME "99-mailharden-tls.conf"
+#define INCLUDE_DEPTH_MAX 8
+#define SECTION_DEPTH_MAX 16
+
+enum generation { GEN_NONE, GEN_22, GEN_23, GEN_24 };
+
+static const char *const config_candidates[] = {
+	"/etc/dovecot/dovecot.conf", "/usr/local/etc/dovecot/dovecot.conf", NULL,
+};
+static const char *const doveconf_candidates[] = {
+	"/usr/bin/doveconf", "/usr/local/bin/doveconf", NULL,
+};
+static const char *const dovecot_candidates[] = {
+	"/usr/sbin/dovecot", "/usr/local/sbin/dovecot", NULL,
+};
+static const char *const doveadm_candidates[] = {
+	"/usr/bin/doveadm", "/usr/local/bin/doveadm", NULL,
+};
+
+/* The four inet listeners mailharden may open or close. */
+struct listener {
+	const char *service;  /* "imap-login" */
+	const char *name;     /* "imaps" (also the template variable prefix) */
+	enum role role;
+	const char *proto;    /* "imap" */
+	const char *port;     /* standard port, used to reopen a closed listener */
+};
+
+static const struct listener listeners[] = {
+	{"imap-login", "imap", ROLE_IMAP, "imap", "143"},
+	{"imap-login", "imaps", ROLE_IMAPS, "imap", "993"},
+	{"pop3-login", "pop3", ROLE_POP3, "pop3", "110"},
+	{"pop3-login", "pop3s", ROLE_POP3S, "pop3", "995"},
+};
+
+/* ------------------------------------------------------------------ */
+/* A small reader for Dovecot's config syntax                          */
+/* ------------------------------------------------------------------ */
+
+struct conf_setting {
+	char *key;   /* "ssl", or "service imap-login/inet_listener imaps/port" */
+	char *value; /* quotes removed */
+	char *file;  /* server path it came from */
+};
+
+struct conf {
+	const struct env *env;
+	const char *main_file;    /* server path of dovecot.conf */
+	const char *dropin;       /* server path of our drop-in */
+	struct conf_setting *v;   /* in the order Dovecot reads them */
+	size_t n, cap;
+	size_t dropin_pos;        /* index where our drop-in's settings are read */
+	bool dropin_pos_set;
+	struct strlist protocols;
+	bool protocols_seen;
+	bool includes_dropin;     /* an active include in dovecot.conf reaches the drop-in */
+	char *section[SECTION_DEPTH_MAX];
+	int depth;
+	char *heredoc;            /* end marker while skipping a <<MARKER value */
+};
+
+static void conf_init(struct conf *c, const struct env *env, const char *main_file,
+		      const char *dropin)
+{
+	memset(c, 0, sizeof(*c));
+	c->env = env;
+	c->main_file = main_file;
+	c->dropin = dropin;
+}
+
+static void conf_free(struct conf *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->v[i].key);
+		free(c->v[i].value);
+		free(c->v[i].file);
+	}
+	free(c->v);
+	sl_free(&c->protocols);
+	for (int i = 0; i < c->depth && i < SECTION_DEPTH_MAX; i++)
+		free(c->section[i]);
+	free(c->heredoc);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+static char *unquote(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		s[n - 1] = '\0';
+		return s + 1;
+	}
+	return s;
+}
+
+/* '#' starts a comment at the line start or after blanks, outside quotes. */
+static void strip_comment(char *line)
+{
+	bool quoted = false;
+
+	for (char *p = line; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '#' && !quoted && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void protocols_assign(struct conf *c, const char *value)
+{
+	struct strlist next = STRLIST_INIT;
+	char *copy = xstrdup(value), *save = NULL;
+
+	for (char *t = strtok_r(copy, " ,\t\n", &save); t; t = strtok_r(NULL, " ,\t\n", &save)) {
+		/* "$protocols" (2.3) and "$SET:protocols" (2.4) keep the list so far */
+		if (t[0] == '$') {
+			for (size_t i = 0; i < c->protocols.n; i++)
+				sl_add(&next, c->protocols.v[i]);
+		} else if (strcmp(t, "none") != 0) {
+			sl_add(&next, t);
+		}
+	}
+	free(copy);
+	sl_free(&c->protocols);
+	c->protocols = next;
+	c->protocols_seen = true;
+}
+
+static bool protocol_listed(const struct strlist *sl, const char *proto)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		if (strcmp(sl->v[i], proto) == 0)
+			return true;
+	return false;
+}
+
+/* 2.4 boollist form: protocols { imap = yes } */
+static void protocols_toggle(struct conf *c, const char *proto, const char *value)
+{
+	bool on = strcmp(value, "yes") == 0;
+	struct strlist next = STRLIST_INIT;
+
+	for (size_t i = 0; i < c->protocols.n; i++)
+		if (strcmp(c->protocols.v[i], proto) != 0)
+			sl_add(&next, c->protocols.v[i]);
+	if (on)
+		sl_add(&next, proto);
+	sl_free(&c->protocols);
+	c->protocols = next;
+	c->protocols_seen = true;
+}
+
+static void conf_add_setting(struct conf *c, const char *file, char *piece)
+{
+	char *eq = strchr(piece, '=');
+	struct strbuf key = STRBUF_INIT;
+	struct conf_setting *s;
+	char *name, *value;
+
+	if (eq == NULL)
+		return;
+	*eq = '\0';
+	name = trim(piece);
+	value = trim(eq + 1);
+	if (*name == '\0')
+		return;
+	if (strncmp(value, "<<", 2) == 0) {
+		free(c->heredoc);
+		c->heredoc = xstrdup(trim(value + 2));
+		value = "";
+	}
+	value = unquote(value);
+	if (c->depth == 0 && strcmp(name, "protocols") == 0)
+		protocols_assign(c, value);
+	if (c->depth == 1 && c->section[0] && strcmp(c->section[0], "protocols") == 0)
+		protocols_toggle(c, name, value);
+	for (int i = 0; i < c->depth && i < SECTION_DEPTH_MAX; i++) {
+		sb_adds(&key, c->section[i] ? c->section[i] : "");
+		sb_addc(&key, '/');
+	}
+	sb_adds(&key, name);
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 32;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	s = &c->v[c->n++];
+	s->key = sb_detach(&key);
+	s->value = xstrdup(value);
+	s->file = xstrdup(file);
+}
+
+static void conf_push(struct conf *c, const char *header)
+{
+	if (c->depth < SECTION_DEPTH_MAX)
+		c->section[c->depth] = xstrdup(header);
+	c->depth++;
+}
+
+static void conf_pop(struct conf *c)
+{
+	if (c->depth == 0)
+		return;
+	c->depth--;
+	if (c->depth < SECTION_DEPTH_MAX) {
+		free(c->section[c->depth]);
+		c->section[c->depth] = NULL;
+	}
+}
+
+/* Splits "service x { inet_listener y { port = 0 } }" at braces. */
+static void conf_parse_statements(struct conf *c, const char *file, char *line)
+{
+	bool quoted = false;
+	char *start = line;
+
+	for (char *p = line; *p; p++) {
+		if (*p == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted || (*p != '{' && *p != '}'))
+			continue;
+		char brace = *p;
+
+		*p = '\0';
+		if (brace == '{') {
+			conf_push(c, trim(start));
+		} else {
+			conf_add_setting(c, file, start);
+			conf_pop(c);
+		}
+		start = p + 1;
+	}
+	conf_add_setting(c, file, start);
+}
+
+static void conf_parse_file(struct conf *c, const char *server_path, int level);
+
+static void mark_dropin_pos(struct conf *c)
+{
+	if (!c->dropin_pos_set) {
+		c->dropin_pos = c->n;
+		c->dropin_pos_set = true;
+	}
+}
+
+
+static void conf_include(struct conf *c, const char *file, char *line, int level)
+{
+	char *pattern, *dir, *server_pattern, *host_pattern;
+	bool reaches_dropin;
+	glob_t g;
+
+	pattern = unquote(trim(line + strcspn(line, " \t")));
+	if (*pattern == '\0' || level >= INCLUDE_DEPTH_MAX)
+		return;
+	dir = dir_of(file);
+	server_pattern = pattern[0] == '/' ? xstrdup(pattern) : path_join(dir, pattern);
+	free(dir);
+	reaches_dropin = c->dropin && c->depth == 0 &&
+			 fnmatch(server_pattern, c->dropin, FNM_PATHNAME) == 0;
+	if (reaches_dropin)
+		c->includes_dropin = true;
+	host_pattern = env_host_path(c->env, server_pattern);
+	memset(&g, 0, sizeof(g));
+	if (glob(host_pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			char *sp = env_server_path(c->env, g.gl_pathv[i]);
+
+			if (sp == NULL)
+				continue;
+			/* conf.d files are read in name order: our drop-in's
+			 * settings land where its name sorts, existing or not */
+			if (reaches_dropin && strcmp(sp, c->dropin) >= 0)
+				mark_dropin_pos(c);
+			conf_parse_file(c, sp, level + 1);
+			free(sp);
+		}
+	}
+	if (reaches_dropin)
+		mark_dropin_pos(c);
+	globfree(&g);
+	free(host_pattern);
+	free(server_pattern);
+}
+
+static void conf_parse_text(struct conf *c, const char *file, const char *text, int level)
+{
+	char *copy = xstrdup(text), *save = NULL;
+
+	for (char *raw = strtok_r(copy, "\n", &save); raw; raw = strtok_r(NULL, "\n", &save)) {
+		char *line = trim(raw);
+
+		if (c->heredoc) {
+			if (strcmp(line, c->heredoc) == 0) {
+				free(c->heredoc);
+				c->heredoc = NULL;
+			}
+			continue;
+		}
+		strip_comment(line);
+		line = trim(line);
+		if (*line == '\0')
+			continue;
+		if (strncmp(line, "!include", 8) == 0)
+			conf_include(c, file, line, level);
+		else
+			conf_parse_statements(c, file, line);
+	}
+	free(copy);
+}
+
+static void conf_parse_file(struct conf *c, const char *server_path, int level)
+{
+	char *host = env_host_path(c->env, server_path), *data = NULL;
+	size_t len;
+	struct error e;
+
+	if (read_file(host, &data, &len, &e) == 0)
+		conf_parse_text(c, server_path, data, level);
+	free(data);
+	free(host);
+}
+
+/* The last value of key, ignoring settings from skip_file (may be NULL). */
+static const struct conf_setting *conf_find(const struct conf *c, const char *key,
+					    const char *skip_file)
+{
+	for (size_t i = c->n; i-- > 0;) {
+		if (strcmp(c->v[i].key, key) != 0)
+			continue;
+		if (skip_file && strcmp(c->v[i].file, skip_file) == 0)
+			continue;
+		return &c->v[i];
+	}
+	return NULL;
+}
+
+static bool listener_closed(const struct conf *c, const struct listener *l, const char *skip_file)
+{
+	char *key = xasprintf("service %s/inet_listener %s/port", l->service, l->name);
+	const struct conf_setting *s = conf_find(c, key, skip_file);
+
+	free(key);
+	return s && strcmp(s->value, "0") == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Detect                                                              */
+/* ------------------------------------------------------------------ */
+
+static enum generation generation_of(const char *version)
+{
+	if (version == NULL || !version_valid(version))
+		return GEN_NONE;
+	if (version_ge(version, "2.5"))
+		return GEN_NONE;
+	if (version_ge(version, "2.4"))
+		return GEN_24;
+	if (version_ge(version, "2.3"))
+		return GEN_23;
+	if (version_ge(version, "2.2"))
+		return GEN_22;
+	return GEN_NONE;
+}
+
+static const char *generation_name(enum generation g)
+{
+	switch (g) {
+	case GEN_22:
+		return "2.2";
+	case GEN_23:
+		return "2.3";
+	case GEN_24:
+		return "2.4";
+	default:
+		return "?";
+	}
+}
+
+static char *dropin_path(const struct env *env, const struct server_info *si)
+{
+	char *confd = path_join(si->config_dir, "conf.d");
+	char *path;
+
+	/* without a conf.d directory the drop-in sits next to dovecot.conf */
+	if (env_exists(env, confd))
+		path = path_join(confd, DROPIN_NAME);
+	else
+		path = path_join(si->config_dir, DROPIN_NAME);
+	free(confd);
+	return path;
+}
+
+static void conf_load(const struct env *env, const struct server_info *si, struct conf *c,
+		      char *dropin)
+{
+	conf_init(c, env, si->config_file, dropin);
+	conf_parse_file(c, si->config_file, 0);
+}
+
+/* "2.3.19.1 (9b53102964)" -> "2.3.19.1" */
+static char *version_from_output(const char *out)
+{
+	size_t n;
+
+	while (*out == ' ' || *out == '\n')
+		out++;
+	n = strcspn(out, " \t\r\n");
+	if (n == 0)
+		return NULL;
+	char *v = xstrndup(out, n);
+
+	if (!version_valid(v)) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static char *run_version(const struct env *env, const struct server_info *tool)
+{
+	const char *argv[] = {tool->binary, "--version", NULL};
+	struct spawn_result r;
+	struct error e;
+	char *v = NULL;
+
+	memset(&r, 0, sizeof(r));
+	if (server_exec(env, tool, argv, &r, &e) == 0 && r.exit_code == 0)
+		v = version_from_output(r.out);
+	spawn_result_free(&r);
+	return v;
+}
+
+/* Dovecot 2.4 requires `dovecot_config_version = X` as the first setting. */
+static char *config_version_marker(const struct env *env, const char *config_file)
+{
+	char *host = env_host_path(env, config_file), *data = NULL, *save = NULL;
+	char *found = NULL;
+	size_t len;
+	struct error e;
+
+	if (read_file(host, &data, &len, &e) == 0) {
+		for (char *raw = strtok_r(data, "\n", &save); raw; raw = strtok_r(NULL, "\n", &save)) {
+			char *line;
+
+			strip_comment(raw);
+			line = trim(raw);
+			if (*line == '\0')
+				continue;
+			if (strncmp(line, "dovecot_config_version", 22) == 0) {
+				char *eq = strchr(line, '=');
+
+				if (eq && version_valid(trim(eq + 1)))
+					found = xstrdup(trim(eq + 1));
+			}
+			break;
+		}
+	}
+	free(data);
+	free(host);
+	return found;
+}
+
+static void detect_version(const struct env *env, struct server_info *si)
+{
+	const char *over = env_override(env, "dovecot");
+	struct server_info tool;
+	bool have_tool, in_root;
+
+	if (over) {
+		si->version = xstrdup(over);
+		si->version_source = xstrdup("--server-version");
+		return;
+	}
+	memset(&tool, 0, sizeof(tool));
+	have_tool = server_find_binary(env, &tool, dovecot_candidates);
+	in_root = have_tool && (tool.binary_in_root || env->root[0] == '\0');
+	if (in_root && (si->version = run_version(env, &tool)) != NULL) {
+		si->version_source = xstrdup("binary");
+	} else if ((si->version = config_version_marker(env, si->config_file)) != NULL) {
+		si->version_source = xstrdup("dovecot_config_version");
+	} else if (have_tool && !in_root && (si->version = run_version(env, &tool)) != NULL) {
+		/* the host's Dovecot may differ from the one the root is for */
+		si->version_source = xstrdup("host binary");
+	}
+	free(tool.binary);
+}
+
+static void detect_layout(const struct env *env, struct server_info *si)
+{
+	if (strncmp(si->config_dir, "/usr/local/etc", 14) == 0)
+		si->layout = LAYOUT_FREEBSD;
+	else if (env_exists(env, "/etc/debian_version"))
+		si->layout = LAYOUT_DEBIAN;
+	else if (env_exists(env, "/etc/redhat-release") || env_exists(env, "/etc/fedora-release"))
+		si->layout = LAYOUT_RHEL;
+	else
+		si->layout = LAYOUT_UNKNOWN;
+}
+
+/*
+ * True when doveconf sees the files as Dovecot does: on the live system, or
+ * chrooted into the root.  Run from the host on an unpacked tree, absolute
+ * includes (/usr/share/dovecot/protocols.d) and file settings would point
+ * at the host's files instead.
+ */
+static bool doveconf_sees_root(const struct env *env, const struct server_info *si)
+{
+	char *probe;
+	bool chrooted;
+
+	if (si->binary == NULL)
+		return false;
+	if (env->root[0] == '\0')
+		return true;
+	probe = server_tool_path(env, si, "/");
+	chrooted = si->binary_in_root && strcmp(probe, "/") == 0;
+	free(probe);
+	return chrooted;
+}
+
+/* Asks doveconf itself when it sees the root as Dovecot does; else NULL. */
+static char *doveconf_protocols(const struct env *env, const struct server_info *si)
+{
+	const char *argv[] = {si->binary, "-c", NULL, "-h", "protocols", NULL};
+	struct spawn_result r;
+	struct error e;
+	char *conf, *out = NULL;
+
+	if (!doveconf_sees_root(env, si))
+		return NULL;
+	conf = server_tool_path(env, si, si->config_file);
+	argv[2] = conf;
+	memset(&r, 0, sizeof(r));
+	if (server_exec(env, si, argv, &r, &e) == 0 && r.exit_code == 0)
+		out = xstrdup(trim(r.out));
+	spawn_result_free(&r);
+	free(conf);
+	return out;
+}
+
+/* Protocols Dovecot serves; the built-in default when none is set is
+ * "imap pop3 lmtp", except on Debian, which patches it to empty and
+ * enables each protocol from its package's protocols.d file. */
+static void served_protocols(const struct env *env, const struct server_info *si,
+			     struct conf *c)
+{
+	char *asked = doveconf_protocols(env, si);
+
+	if (asked) {
+		protocols_assign(c, asked);
+		free(asked);
+	} else if (!c->protocols_seen && si->layout != LAYOUT_DEBIAN) {
+		protocols_assign(c, "imap pop3 lmtp");
+	}
+}
+
+static unsigned roles_from_conf(const struct conf *c)
+{
+	unsigned roles = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(listeners); i++) {
+		const struct listener *l = &listeners[i];
+
+		if (protocol_listed(&c->protocols, l->proto) && !listener_closed(c, l, NULL))
+			roles |= l->role;
+	}
+	return roles;
+}
+
+static void detect_roles(const struct env *env, struct server_info *si)
+{
+	char *dropin = dropin_path(env, si);
+	const struct conf_setting *ssl;
+	struct conf c;
+
+	conf_load(env, si, &c, dropin);
+	served_protocols(env, si, &c);
+	si->roles_served = roles_from_conf(&c);
+	ssl = conf_find(&c, "ssl", NULL);
+	if (ssl && strcmp(ssl->value, "required") == 0)
+		si->roles_tls = si->roles_served;
+	conf_free(&c);
+	free(dropin);
+}
+
+static void set_why(struct server_info *si, char *why)
+{
+	free(si->why);
+	si->why = why;
+}
+
+static int dovecot_detect_config(const struct env *env, struct server_info *si)
+{
+	for (size_t i = 0; config_candidates[i]; i++) {
+		if (env_exists(env, config_candidates[i])) {
+			si->config_file = xstrdup(config_candidates[i]);
+			si->config_dir = dir_of(config_candidates[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int dovecot_detect(const struct env *env, struct server_info *si)
+{
+	bool have_config, have_binary;
+
+	si->backend = &dovecot_backend;
+	have_config = dovecot_detect_config(env, si);
+	have_binary = server_find_binary(env, si, doveconf_candidates);
+	si->found = have_config || have_binary;
+	if (!si->found) {
+		set_why(si, xstrdup(_("Dovecot not found: no dovecot.conf in /etc/dovecot or "
+				      "/usr/local/etc/dovecot")));
+		return 0;
+	}
+	if (!have_config) {
+		set_why(si, xstrdup(_("doveconf is installed, but there is no dovecot.conf in "
+				      "/etc/dovecot or /usr/local/etc/dovecot")));
+		return 0;
+	}
+	detect_layout(env, si);
+	detect_version(env, si);
+	if (si->version == NULL) {
+		set_why(si, xstrdup(_("cannot tell the Dovecot version (dovecot --version did not "
+				      "run); give it, e.g. --server-version dovecot=2.3")));
+		return 0;
+	}
+	if (generation_of(si->version) == GEN_NONE) {
+		set_why(si, xasprintf(_("unsupported version: Dovecot %s (supported: 2.2 to 2.4)"),
+				      si->version));
+		return 0;
+	}
+	si->openssl_version = server_openssl_version(env);
+	detect_roles(env, si);
+	si->usable = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Plan                                                                */
+/* ------------------------------------------------------------------ */
+
+struct plan_ctx {
+	const struct env *env;
+	const struct server_info *si;
+	const struct answers *a;
+	enum generation gen;
+	struct conf conf;       /* the current configuration */
+	char *dropin;           /* server path */
+	struct tvars *v;
+	struct plan *p;
+};
+
+static int check_answers(const struct answers *a, struct error *e)
+{
+	const char *paths[] = {a->cert_file, a->key_file, a->dh_file};
+
+	if (a->profile == NULL)
+		return err_set(e, _("no TLS profile chosen"));
+	for (const struct role_info *ri = role_table(); ri->name; ri++)
+		if ((a->roles & ri->role) && !(ri->role & ROLES_MDA))
+			return err_set(e, _("dovecot cannot serve role %s"), ri->name);
+	if ((a->roles & ROLES_MDA) == 0)
+		return err_set(e, _("no role for Dovecot chosen (imap, imaps, pop3, pop3s)"));
+	if ((a->cert_file == NULL) != (a->key_file == NULL))
+		return err_set(e, _("give both a certificate and its key, or neither"));
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		if (paths[i] == NULL)
+			continue;
+		if (!text_is_clean(paths[i]))
+			return err_set(e, _("file name contains a control character (newline, tab ...)"));
+		if (paths[i][0] != '/')
+			return err_set(e, _("%s: give an absolute path"), paths[i]);
+	}
+	return 0;
+}
+
+static const char *protocol_package(const struct plan_ctx *x, const char *proto)
+{
+	if (x->si->layout != LAYOUT_DEBIAN)
+		return NULL;
+	return strcmp(proto, "imap") == 0 ? "dovecot-imapd" : "dovecot-pop3d";
+}
+
+static int protocol_missing(const struct plan_ctx *x, const char *role, const char *proto,
+			    struct error *e)
+{
+	const char *pkg = protocol_package(x, proto);
+
+	if (pkg)
+		return err_set(e, _("role %s needs Dovecot's %s protocol, which is not enabled: "
+				    "install the package %s"), role, proto, pkg);
+	return err_set(e, _("role %s needs Dovecot's %s protocol, which is not enabled: add it "
+			    "to 'protocols' in %s"), role, proto, x->si->config_file);
+}
+
+static void set_listener(struct plan_ctx *x, const struct listener *l, const char *port)
+{
+	char *key = xasprintf("%s_set", l->name);
+
+	tvars_setb(x->v, key, true);
+	free(key);
+	key = xasprintf("%s_port", l->name);
+	tvars_set(x->v, key, port);
+	free(key);
+	tvars_setb(x->v, strcmp(l->proto, "imap") == 0 ? "imap_login" : "pop3_login", true);
+	tvars_setb(x->v, "listeners", true);
+}
+
+/*
+ * For a protocol with at least one chosen role, the listeners of roles not
+ * chosen are closed, and a chosen one another file closed is reopened.
+ * Protocols without a chosen role are left as they are.
+ */
+static int plan_listeners(struct plan_ctx *x, struct error *e)
+{
+	for (size_t i = 0; i < ARRAY_LEN(listeners); i++) {
+		const struct listener *l = &listeners[i];
+		const struct role_info *ri = role_info(l->role);
+		unsigned proto_roles = 0;
+
+		for (size_t j = 0; j < ARRAY_LEN(listeners); j++)
+			if (strcmp(listeners[j].proto, l->proto) == 0)
+				proto_roles |= listeners[j].role;
+		if ((x->a->roles & proto_roles) == 0)
+			continue;
+		if ((x->a->roles & l->role) && !protocol_listed(&x->conf.protocols, l->proto))
+			return protocol_missing(x, ri->name, l->proto, e);
+		if (!(x->a->roles & l->role)) {
+			set_listener(x, l, "0");
+			sl_add_owned(&x->p->notes,
+				     xasprintf(_("Dovecot's %s listener (port %d) is closed: role %s "
+						 "was not chosen."), l->name, ri->port, ri->name));
+		} else if (listener_closed(&x->conf, l, x->dropin)) {
+			set_listener(x, l, l->port);
+			sl_add_owned(&x->p->notes,
+				     xasprintf(_("Dovecot's %s listener was closed (port = 0) elsewhere; "
+						 "it is reopened on port %s for role %s."),
+					       l->name, l->port, ri->name));
+		}
+	}
+	return 0;
+}
+
+static int plan_dh(struct plan_ctx *x, struct error *e)
+{
+	const char *dh = x->a->dh_file;
+	static const char packaged_dh[] = "/usr/share/dovecot/dh.pem";
+
+	if (x->a->profile->dh_bits <= 0)
+		return 0;
+	if (x->gen == GEN_22) {
+		/* 2.2 generates its own parameters of this size */
+		if (version_ge(x->si->version, "2.2.7"))
+			tvars_set(x->v, "dh_length", x->a->profile->dh_bits > 2048 ? "4096" : "2048");
+		return 0;
+	}
+	if (dh == NULL && env_exists(x->env, packaged_dh))
+		dh = packaged_dh;
+	if (dh == NULL)
+		return err_set(e, _("profile %s uses DHE suites and Dovecot %s needs a DH parameter "
+				    "file: pass --dh FILE (e.g. the RFC 7919 ffdhe2048 group)"),
+			       x->a->profile->name, generation_name(x->gen));
+	tvars_set(x->v, "dh_file", dh);
+	return 0;
+}
+
+/* 2.2 lists what to switch off: "!SSLv2 !SSLv3 !TLSv1 ..." */
+static char *ssl_protocols_22(const char *min)
+{
+	static const char *const below[] = {"TLSv1", "TLSv1.1", "TLSv1.2"};
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, "!SSLv2 !SSLv3");
+	for (size_t i = 0; i < ARRAY_LEN(below); i++) {
+		if (strcmp(below[i], min) == 0)
+			break;
+		sb_addf(&sb, " !%s", below[i]);
+	}
+	return sb_detach(&sb);
+}
+
+/* OpenSSL before 1.1.0 does not know "@SECLEVEL=". */
+static const char *cipher_list_for(const struct server_info *si, const char *ciphers)
+{
+	if (strncmp(ciphers, "@SECLEVEL=", 10) == 0 && si->openssl_version &&
+	    !version_ge(si->openssl_version, "1.1")) {
+		const char *colon = strchr(ciphers, ':');
+
+		return colon ? colon + 1 : "";
+	}
+	return ciphers;
+}
+
+static int plan_protocols(struct plan_ctx *x, struct error *e)
+{
+	const struct profile *pr = x->a->profile;
+	bool tls13_only = strcmp(pr->min_protocol, "TLSv1.3") == 0;
+
+	if (x->gen == GEN_22) {
+		if (tls13_only)
+			return err_set(e, _("profile %s (TLS 1.3 only) needs Dovecot 2.3.15 or later"),
+				       pr->name);
+		char *list = ssl_protocols_22(pr->min_protocol);
+
+		tvars_set(x->v, "ssl_protocols", list);
+		free(list);
+		return 0;
+	}
+	/* ssl_min_protocol = TLSv1.3 and ssl_cipher_suites came with 2.3.15 */
+	if (x->gen == GEN_23 && tls13_only && !version_ge(x->si->version, "2.3.15"))
+		return err_set(e, _("profile %s (TLS 1.3 only) needs Dovecot 2.3.15 or later; "
+				    "this is %s"), pr->name, x->si->version);
+	tvars_set(x->v, "min_protocol", pr->min_protocol);
+	if (x->gen == GEN_24 || version_ge(x->si->version, "2.3.15"))
+		tvars_set(x->v, "cipher_suites", pr->ciphersuites);
+	return 0;
+}
+
+static void plan_ciphers(struct plan_ctx *x)
+{
+	const struct profile *pr = x->a->profile;
+	const char *v22 = x->si->version;
+
+	if (pr->ciphers[0])
+		tvars_set(x->v, "cipher_list", cipher_list_for(x->si, pr->ciphers));
+	if (x->gen != GEN_22) {
+		char *curves = profile_curves(pr, x->si->openssl_version, ":");
+
+		tvars_set(x->v, "curve_list", curves);
+		free(curves);
+	}
+	if (x->gen == GEN_24) {
+		tvars_set(x->v, "prefer_server", pr->server_order ? "server" : "client");
+		return;
+	}
+	tvars_set(x->v, "prefer_server", pr->server_order ? "yes" : "no");
+	if (x->gen == GEN_22) {
+		tvars_setb(x->v, "prefer_set", version_ge(v22, "2.2.6"));
+		tvars_setb(x->v, "no_compression", version_ge(v22, "2.2.14"));
+	}
+}
+
+static int plan_vars(struct plan_ctx *x, struct error *e)
+{
+	char *roles = roles_format(x->a->roles & ROLES_MDA);
+
+	tvars_set(x->v, "version", x->si->version);
+	tvars_set(x->v, "profile", x->a->profile->name);
+	tvars_set(x->v, "roles", roles);
+	free(roles);
+	if (x->a->cert_file) {
+		tvars_set(x->v, "cert_file", x->a->cert_file);
+		tvars_set(x->v, "key_file", x->a->key_file);
+	}
+	if (plan_protocols(x, e) < 0 || plan_dh(x, e) < 0 || plan_listeners(x, e) < 0)
+		return -1;
+	plan_ciphers(x);
+	return 0;
+}
+
+static char *template_name(enum generation gen)
+{
+	return xasprintf("dovecot/%s/" DROPIN_NAME ".tmpl", generation_name(gen));
+}
+
+/* Reads a server file; *existed tells whether it was there. */
+static int read_current(const struct env *env, const char *server_path, bool *existed,
+			char **text, size_t *len, struct error *e)
+{
+	char *host = env_host_path(env, server_path);
+	int rc = 0;
+
+	*existed = access(host, F_OK) == 0;
+	*text = NULL;
+	*len = 0;
+	if (*existed)
+		rc = read_file(host, text, len, e);
+	free(host);
+	return rc;
+}
+
+static void add_if_changed(struct plan *p, const char *path, bool existed, const char *old,
+			   size_t old_len, const char *new_text, mode_t mode)
+{
+	size_t new_len = strlen(new_text);
+
+	if (existed && old_len == new_len && memcmp(old, new_text, new_len) == 0)
+		return;
+	plan_add_change(p, path, existed, old, old_len, new_text, new_len, mode);
+}
+
+static bool dropin_in_confd(const char *dropin)
+{
+	static const char tail[] = "/conf.d/" DROPIN_NAME;
+	size_t n = strlen(dropin);
+
+	return n >= sizeof(tail) - 1 && strcmp(dropin + n - (sizeof(tail) - 1), tail) == 0;
+}
+
+/* The one edit to a packaged file: make dovecot.conf read our drop-in. */
+static int plan_include(struct plan_ctx *x, struct error *e)
+{
+	const char *main_file = x->si->config_file;
+	char *old, *rel;
+	struct strbuf sb = STRBUF_INIT;
+	size_t len;
+	bool existed;
+
+	if (x->conf.includes_dropin)
+		return 0;
+	if (read_current(x->env, main_file, &existed, &old, &len, e) < 0)
+		return -1;
+	if (!existed) {
+		free(old);
+		return err_set(e, _("cannot read %s"), main_file);
+	}
+	rel = dropin_in_confd(x->dropin) ? xstrdup("conf.d/" DROPIN_NAME) : xstrdup(DROPIN_NAME);
+	sb_add(&sb, old, len);
+	if (len && old[len - 1] != '\n')
+		sb_addc(&sb, '\n');
+	sb_addf(&sb, "!include_try %s\n", rel);
+	char *new_text = sb_detach(&sb);
+
+	add_if_changed(x->p, main_file, true, old, len, new_text, 0644);
+	sl_add_owned(&x->p->notes,
+		     xasprintf(_("%s does not include conf.d/*.conf: one line '!include_try %s' "
+				 "is appended to it."), main_file, rel));
+	free(new_text);
+	free(rel);
+	free(old);
+	return 0;
+}
+
+/* Settings read after our drop-in override it: say where (local.conf on
+ * Debian, a later conf.d file, or dovecot.conf after the include). */
+static void plan_override_notes(struct plan_ctx *x, const struct conf *ours)
+{
+	struct strlist seen = STRLIST_INIT;
+
+	if (!x->conf.dropin_pos_set)
+		return;
+	for (size_t i = x->conf.dropin_pos; i < x->conf.n; i++) {
+		const struct conf_setting *s = &x->conf.v[i];
+
+		if (strcmp(s->file, x->dropin) == 0 || conf_find(ours, s->key, NULL) == NULL ||
+		    protocol_listed(&seen, s->key))
+			continue;
+		sl_add(&seen, s->key);
+		sl_add_owned(&x->p->notes,
+			     xasprintf(_("%s sets %s = %s after mailharden's file, so that value "
+					 "wins: remove it there."), s->file, s->key, s->value));
+	}
+	sl_free(&seen);
+}
+
+/* "service imap-login/inet_listener imap/port" + "0" ->
+ * "service imap-login { inet_listener imap { port = 0 } }" */
+static char *setting_line(const struct conf_setting *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *key = s->key, *slash;
+	int open = 0;
+
+	while ((slash = strchr(key, '/')) != NULL) {
+		sb_add(&sb, key, (size_t)(slash - key));
+		sb_adds(&sb, " { ");
+		open++;
+		key = slash + 1;
+	}
+	sb_addf(&sb, "%s = %s", key, s->value);
+	while (open-- > 0)
+		sb_adds(&sb, " }");
+	return sb_detach(&sb);
+}
+
+static void plan_settings(struct plan_ctx *x, const struct conf *ours)
+{
+	for (size_t i = 0; i < ours->n; i++)
+		sl_add_owned(&x->p->settings, setting_line(&ours->v[i]));
+}
+
+static int plan_render(struct plan_ctx *x, struct error *e)
+{
+	char *name = template_name(x->gen), *text = NULL, *old = NULL;
+	size_t old_len;
+	bool existed;
+	struct conf ours;
+	int rc;
+
+	rc = template_render(x->env->templates_dir, name, x->v, &text, e);
+	free(name);
+	if (rc < 0)
+		return -1;
+	if (read_current(x->env, x->dropin, &existed, &old, &old_len, e) < 0) {
+		free(text);
+		return -1;
+	}
+	add_if_changed(x->p, x->dropin, existed, old, old_len, text, 0644);
+	conf_init(&ours, x->env, x->dropin, NULL);
+	conf_parse_text(&ours, x->dropin, text, 0);
+	plan_settings(x, &ours);
+	plan_override_notes(x, &ours);
+	conf_free(&ours);
+	free(old);
+	free(text);
+	return 0;
+}
+
+static int dovecot_plan(const struct env *env, const struct server_info *si,
+			const struct answers *a, struct plan *p, struct error *e)
+{
+	struct plan_ctx x;
+	int rc = -1;
+
+	if (!si->usable)
+		return err_set(e, _("Dovecot cannot be configured: %s"), si->why ? si->why : "?");
+	if (check_answers(a, e) < 0)
+		return -1;
+	memset(&x, 0, sizeof(x));
+	x.env = env;
+	x.si = si;
+	x.a = a;
+	x.p = p;
+	x.gen = generation_of(si->version);
+	if (x.gen == GEN_NONE)
+		return err_set(e, _("unsupported version: Dovecot %s"), si->version);
+	p->server = si;
+	x.dropin = dropin_path(env, si);
+	conf_load(env, si, &x.conf, x.dropin);
+	served_protocols(env, si, &x.conf);
+	x.v = tvars_new();
+	if (plan_vars(&x, e) == 0 && plan_include(&x, e) == 0 && plan_render(&x, e) == 0)
+		rc = 0;
+	tvars_free(x.v);
+	conf_free(&x.conf);
+	free(x.dropin);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validate                                                            */
+/* ------------------------------------------------------------------ */
+
+static bool is_pq_hybrid(const char *name)
+{
+	return strstr(name, "MLKEM") != NULL;
+}
+
+/* doveconf accepts any curve name; the server then fails every handshake. */
+static int curves_check(const char *list, const char *server_openssl, struct error *e)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	char *copy = xstrdup(list), *save = NULL;
+	int rc = 0;
+
+	if (ctx == NULL) {
+		free(copy);
+		return err_set(e, _("OpenSSL could not create a TLS context"));
+	}
+	for (char *c = strtok_r(copy, ":", &save); c && rc == 0; c = strtok_r(NULL, ":", &save)) {
+		if (SSL_CTX_set1_groups_list(ctx, c) == 1)
+			continue;
+		/* our OpenSSL may predate the server's (ML-KEM needs 3.5) */
+		if (is_pq_hybrid(c) && version_ge(server_openssl, "3.5"))
+			continue;
+		rc = err_set(e, _("ssl_curve_list: '%s' is not a group OpenSSL knows"), c);
+	}
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	free(copy);
+	return rc;
+}
+
+static int file_check(const struct env *env, const char *key, const char *path, struct error *e)
+{
+	char *host;
+	int rc = 0;
+
+	if (path[0] != '/')
+		return err_set(e, _("%s: '%s' is not an absolute path"), key, path);
+	host = env_host_path(env, path);
+	if (access(host, R_OK) != 0)
+		rc = err_sys(e, _("%s: cannot read %s"), key, path);
+	free(host);
+	return rc;
+}
+
+static bool has_old_variable(const char *value)
+{
+	for (const char *p = strchr(value, '%'); p; p = strchr(p + 1, '%'))
+		if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z'))
+			return true;
+	return false;
+}
+
+static bool key_is(const char *key, const char *const names[])
+{
+	for (size_t i = 0; names[i]; i++)
+		if (strcmp(key, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static int lint_setting(const struct env *env, const struct server_info *si, enum generation gen,
+			const struct conf_setting *s, struct error *e)
+{
+	static const char *const lt_files[] = {"ssl_cert", "ssl_key", "ssl_dh", NULL};
+	static const char *const plain_files[] = {
+		"ssl_server_cert_file", "ssl_server_key_file", "ssl_server_dh_file", NULL,
+	};
+
+	if (gen == GEN_24 && has_old_variable(s->value))
+		return err_set(e, _("%s = %s: Dovecot 2.4 takes %%u-style variables literally; "
+				    "use %%{user}"), s->key, s->value);
+	if (strcmp(s->key, "ssl_cipher_list") == 0)
+		return cipher_list_check(s->value, e);
+	if (strcmp(s->key, "ssl_cipher_suites") == 0)
+		return ciphersuites_check(s->value, e);
+	if (strcmp(s->key, "ssl_curve_list") == 0)
+		return curves_check(s->value, si->openssl_version, e);
+	if (strcmp(s->key, "ssl_min_protocol") == 0 && !protocol_name_valid(s->value))
+		return err_set(e, _("ssl_min_protocol = %s: not a TLS version"), s->value);
+	if (key_is(s->key, lt_files)) {
+		if (s->value[0] != '<')
+			return err_set(e, _("%s = %s: Dovecot %s reads the file only with a '<' "
+					    "before the path"), s->key, s->value, generation_name(gen));
+		return file_check(env, s->key, s->value + 1, e);
+	}
+	if (key_is(s->key, plain_files)) {
+		/* 2.4 would take the file's contents as a file name */
+		if (s->value[0] == '<')
+			return err_set(e, _("%s = %s: Dovecot 2.4 takes a plain path here, "
+					    "without '<'"), s->key, s->value);
+		return file_check(env, s->key, s->value, e);
+	}
+	return 0;
+}
+
+static int lint_dropin(const struct env *env, const struct server_info *si, const char *path,
+		       const char *text, struct error *e)
+{
+	enum generation gen = generation_of(si->version);
+	struct conf c;
+	int rc = 0;
+
+	conf_init(&c, env, path, NULL);
+	conf_parse_text(&c, path, text, 0);
+	for (size_t i = 0; i < c.n && rc == 0; i++)
+		if (lint_setting(env, si, gen, &c.v[i], e) < 0)
+			rc = err_prefix(e, "%s", path);
+	conf_free(&c);
+	return rc;
+}
+
+/* Replaces the stage directory in doveconf's message with the real one. */
+static void unstage_message(struct error *e, const char *stage, const char *config_dir)
+{
+	char *at = strstr(e->msg, stage);
+
+	if (at == NULL || stage[0] == '\0')
+		return;
+	char *fixed = xasprintf("%.*s%s%s", (int)(at - e->msg), e->msg, config_dir,
+				at + strlen(stage));
+
+	snprintf(e->msg, sizeof(e->msg), "%s", fixed);
+	free(fixed);
+}
+
+static int run_doveconf(const struct env *env, const struct server_info *si, const char *flag,
+			const char *stage_dir, struct error *e)
+{
+	char *stage_conf = path_join(stage_dir, base_of(si->config_file));
+	char *tool_conf = server_tool_path(env, si, stage_conf);
+	char *tool_stage = server_tool_path(env, si, stage_dir);
+	const char *argv[] = {si->binary, flag, "-c", tool_conf, NULL};
+	struct spawn_result r;
+	char line[512];
+	int rc = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (server_exec(env, si, argv, &r, e) < 0) {
+		rc = err_prefix(e, "doveconf");
+	} else if (r.exit_code != 0) {
+		rc = err_set(e, _("doveconf %s rejects the new configuration: %s"), flag,
+			     spawn_first_line(&r, line, sizeof(line)));
+		unstage_message(e, tool_stage, si->config_dir);
+	}
+	spawn_result_free(&r);
+	free(tool_stage);
+	free(tool_conf);
+	free(stage_conf);
+	return rc;
+}
+
+static int dovecot_validate(const struct env *env, const struct server_info *si,
+			    const struct plan *p, const char *stage_dir, struct error *e)
+{
+	for (size_t i = 0; i < p->n_changes; i++) {
+		const struct file_change *fc = &p->changes[i];
+
+		if (strcmp(base_of(fc->path), DROPIN_NAME) == 0 &&
+		    lint_dropin(env, si, fc->path, fc->new_text, e) < 0)
+			return -1;
+	}
+	if (si->binary == NULL)
+		return 0;
+	if (run_doveconf(env, si, "-n", stage_dir, e) < 0)
+		return -1;
+	/* -x opens the cert, key and DH files, which catches a 2.4 file
+	 * setting written with '<'; it needs the files where Dovecot sees
+	 * them: the live system, or a chroot into the root */
+	if (doveconf_sees_root(env, si))
+		return run_doveconf(env, si, "-x", stage_dir, e);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reload                                                              */
+/* ------------------------------------------------------------------ */
+
+static char *doveconf_value(const struct env *env, const struct server_info *si, const char *key)
+{
+	char *conf = server_tool_path(env, si, si->config_file);
+	const char *argv[] = {si->binary, "-c", conf, "-h", key, NULL};
+	struct spawn_result r;
+	struct error e;
+	char *out = NULL;
+
+	memset(&r, 0, sizeof(r));
+	if (si->binary && server_exec(env, si, argv, &r, &e) == 0 && r.exit_code == 0)
+		out = xstrdup(trim(r.out));
+	spawn_result_free(&r);
+	free(conf);
+	return out;
+}
+
+static bool master_running(const struct env *env, const char *base_dir)
+{
+	char *pidfile = path_join(base_dir, "master.pid");
+	char *host = env_host_path(env, pidfile), *data = NULL;
+	size_t len;
+	struct error e;
+	bool alive = false;
+
+	if (read_file(host, &data, &len, &e) == 0) {
+		long pid = strtol(data, NULL, 10);
+
+		alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	}
+	free(data);
+	free(host);
+	free(pidfile);
+	return alive;
+}
+
+static int dovecot_reload(const struct env *env, const struct server_info *si, struct error *e)
+{
+	struct server_info tool;
+	struct spawn_result r;
+	char line[512], *base_dir;
+	const struct timespec pause = {0, 500 * 1000 * 1000};
+	int rc = 0;
+
+	memset(&tool, 0, sizeof(tool));
+	if (!server_find_binary(env, &tool, doveadm_candidates))
+		return err_set(e, _("doveadm not found: cannot reload Dovecot"));
+	const char *argv[] = {tool.binary, "reload", NULL};
+
+	memset(&r, 0, sizeof(r));
+	if (server_exec(env, &tool, argv, &r, e) < 0)
+		rc = err_prefix(e, "doveadm reload");
+	else if (r.exit_code != 0)
+		rc = err_set(e, _("doveadm reload failed: %s"), spawn_first_line(&r, line, sizeof(line)));
+	spawn_result_free(&r);
+	free(tool.binary);
+	if (rc < 0)
+		return rc;
+	/* the master re-reads its config on SIGHUP; give it a moment, then
+	 * make sure it did not exit */
+	nanosleep(&pause, NULL);
+	base_dir = doveconf_value(env, si, "base_dir");
+	if (!master_running(env, base_dir ? base_dir : "/run/dovecot"))
+		rc = err_set(e, _("Dovecot is not running after the reload (no live pid in %s/master.pid)"),
+			     base_dir ? base_dir : "/run/dovecot");
+	free(base_dir);
+	return rc;
+}
+
+const struct backend dovecot_backend = {
+	.name = "dovecot",
+	.display_name = "Dovecot",
+	.roles_possible = ROLES_MDA,
+	.detect = dovecot_detect,
+	.plan = dovecot_plan,
+	.validate = dovecot_validate,
+	.reload = dovecot_reload,
+};
