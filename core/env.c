@@ -51,7 +51,9 @@ int env_add_override(struct env *env, const char *spec, struct error *e)
 	const char *eq = strchr(spec, '=');
 	struct version_override *o;
 
-	if (eq == NULL || eq == spec || eq[1] == '\0' || !text_is_clean(spec))
+	if (!text_is_clean(spec))
+		return err_set(e, _("bad --server-version: it contains a control character"));
+	if (eq == NULL || eq == spec || eq[1] == '\0')
 		return err_set(e, _("bad --server-version '%s': expected NAME=VERSION, e.g. postfix=3.7"), spec);
 	if (eq[1] < '0' || eq[1] > '9')
 		return err_set(e, _("bad --server-version '%s': the version must start with a digit"), spec);
