@@ -70,6 +70,7 @@ fetch_debs() {
 
 stamp_text() {
 	local p
+	echo "recipe=2"
 	for p in $PKGS; do printf '%s=%s\n' "$p" "$(candidate "$p")"; done
 }
 
@@ -80,6 +81,16 @@ postinst_conffiles() {
 	dpkg-deb -e "$1" "$tmp"
 	[ -f "$tmp/postinst" ] && tr '\n' ' ' <"$tmp/postinst" |
 		sed -n 's/.*[^_A-Za-z]CONFFILES="\([^"]*\)".*/\1/p' | tr -d '\\' | tr -s ' ' '\n' | sed '/^$/d'
+	rm -rf "$tmp"
+}
+
+# The protocols.d line a dovecot-*d postinst writes ("echo 'protocols = ...' > FILE")
+postinst_protocols() {
+	local tmp
+	tmp=$(mktemp -d)
+	dpkg-deb -e "$1" "$tmp"
+	[ -f "$tmp/postinst" ] &&
+		sed -n "s|^[[:space:]]*echo '\(protocols = [^']*\)' > \(/usr/share/dovecot/protocols.d/[a-z0-9]*\.protocol\)\$|\2 \1|p" "$tmp/postinst"
 	rm -rf "$tmp"
 }
 
@@ -141,6 +152,12 @@ setup_dovecot() {
 			conf.d/*|dovecot.conf) chmod 644 "$d/etc/dovecot/$f" ;;
 			*) chmod 640 "$d/etc/dovecot/$f" ;;
 			esac
+		done
+	done
+	for p in dovecot-imapd dovecot-pop3d; do
+		postinst_protocols "$(deb_file "$p" "$(candidate "$p")")" | while read -r f line; do
+			mkdir -p "$d$(dirname "$f")"
+			printf '%s\n' "$line" >"$d$f"
 		done
 	done
 	[ -f "$d/etc/dovecot/dovecot.conf" ] || die "no dovecot.conf in the dovecot-core package"

@@ -28,8 +28,8 @@ time_cmd() {
 		'BEGIN { printf "%-34s median %7.1f ms  (min %.1f, max %.1f, %d runs)  target <= %d ms  %s\n", l, m/1000, lo/1000, hi/1000, n, t, v }'
 }
 
-cert=/etc/ssl/mailharden-lab/cert.pem
-key=/etc/ssl/mailharden-lab/key.pem
+cert=/etc/ssl/certs/ssl-cert-snakeoil.pem
+key=/etc/ssl/private/ssl-cert-snakeoil.key
 time_cmd "detect (all servers)" 200 "$bin" detect --root "$lab"
 time_cmd "plan postfix" 50 "$bin" plan --root "$lab" --server postfix \
 	--role mx,submission,submissions --profile intermediate --cert "$cert" --key "$key"
