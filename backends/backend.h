@@ -164,6 +164,17 @@ struct apply_result {
  * Any failure after the first write restores every file and says so in e
  * (rolled_back = true).  Holds the single-instance lock throughout.
  */
+/*
+ * Takes the lock and rolls back a half-finished checkpoint left by a crash
+ * (power loss, kill -9), so that a plan is made from the files as they were.
+ * Call it before planning an apply.  *report gets one line per restored
+ * file.  Returns the number of checkpoints recovered, -1 on error.
+ */
+int engine_recover(const struct env *env, struct strlist *report, struct error *e);
+
+/* Before writing, engine_apply also checks under the lock that every file
+ * is still what the plan was made from; a file edited in between stops it
+ * with nothing written. */
 int engine_apply(const struct env *env, const struct plan *p,
 		 const struct apply_opts *o, struct apply_result *r, struct error *e);
 void apply_result_free(struct apply_result *r);

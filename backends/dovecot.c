@@ -29,6 +29,7 @@
 
 #include "../core/spawn.h"
 #include "../core/template.h"
+#include "../core/txn.h"
 #include "../core/version.h"
 
 extern const struct backend dovecot_backend;
@@ -92,6 +93,7 @@ struct conf {
 	char *section[SECTION_DEPTH_MAX];
 	int depth;
 	char *heredoc;            /* end marker while skipping a <<MARKER value */
+	char *error;              /* the first file that could not be read */
 };
 
 static void conf_init(struct conf *c, const struct env *env, const char *main_file,
@@ -115,6 +117,7 @@ static void conf_free(struct conf *c)
 	for (int i = 0; i < c->depth && i < SECTION_DEPTH_MAX; i++)
 		free(c->section[i]);
 	free(c->heredoc);
+	free(c->error);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -380,14 +383,16 @@ static void conf_parse_text(struct conf *c, const char *file, const char *text, 
 
 static void conf_parse_file(struct conf *c, const char *server_path, int level)
 {
-	char *host = env_host_path(c->env, server_path), *data = NULL;
+	char *data = NULL;
 	size_t len;
 	struct error e;
 
-	if (read_file(host, &data, &len, &e) == 0)
+	/* symlinks resolve inside the root, as Dovecot would see them */
+	if (txn_read(c->env, server_path, "/", &data, &len, &e) == 0)
 		conf_parse_text(c, server_path, data, level);
+	else if (c->error == NULL)
+		c->error = xstrdup(e.msg);
 	free(data);
-	free(host);
 }
 
 /* The last value of key, ignoring settings from skip_file (may be NULL). */
@@ -644,6 +649,14 @@ static void detect_roles(const struct env *env, struct server_info *si)
 	struct conf c;
 
 	conf_load(env, si, &c, dropin);
+	if (c.error) {
+		/* Dovecot would refuse to start; so do we */
+		free(si->why);
+		si->why = xstrdup(c.error);
+		conf_free(&c);
+		free(dropin);
+		return;
+	}
 	served_protocols(env, si, &c);
 	si->roles_served = roles_from_conf(&c);
 	ssl = conf_find(&c, "ssl", NULL);
@@ -703,7 +716,7 @@ static int dovecot_detect(const struct env *env, struct server_info *si)
 	}
 	si->openssl_version = server_openssl_version(env);
 	detect_roles(env, si);
-	si->usable = true;
+	si->usable = si->why == NULL;
 	return 0;
 }
 
@@ -939,15 +952,15 @@ static char *template_name(enum generation gen)
 static int read_current(const struct env *env, const char *server_path, bool *existed,
 			char **text, size_t *len, struct error *e)
 {
-	char *host = env_host_path(env, server_path);
+	char *dir = dir_of(server_path);
 	int rc = 0;
 
-	*existed = access(host, F_OK) == 0;
+	*existed = env_exists(env, server_path);
 	*text = NULL;
 	*len = 0;
 	if (*existed)
-		rc = read_file(host, text, len, e);
-	free(host);
+		rc = txn_read(env, server_path, dir, text, len, e);
+	free(dir);
 	return rc;
 }
 
@@ -1099,6 +1112,12 @@ static int dovecot_plan(const struct env *env, const struct server_info *si,
 	p->server = si;
 	x.dropin = dropin_path(env, si);
 	conf_load(env, si, &x.conf, x.dropin);
+	if (x.conf.error) {
+		err_set(e, "%s", x.conf.error);
+		conf_free(&x.conf);
+		free(x.dropin);
+		return -1;
+	}
 	served_protocols(env, si, &x.conf);
 	x.v = tvars_new();
 	if (plan_vars(&x, e) == 0 && plan_include(&x, e) == 0 && plan_render(&x, e) == 0)

@@ -119,6 +119,44 @@ static int undo(const struct env *env, const struct plan *p, struct txn *t,
 	return -1;
 }
 
+/* The plan was made from old_text; refuse to write over anything else. */
+static int check_fresh(const struct env *env, const struct plan *p, struct error *e)
+{
+	for (size_t i = 0; i < p->n_changes; i++) {
+		const struct file_change *c = &p->changes[i];
+		bool exists = env_exists(env, c->path);
+		char *data = NULL;
+		size_t len = 0;
+		bool same;
+
+		if (exists != c->existed)
+			return err_set(e, _("%s changed since the plan was made; nothing was written, "
+					    "run it again"), c->path);
+		if (!exists)
+			continue;
+		if (txn_read(env, c->path, p->server->config_dir, &data, &len, e) < 0)
+			return -1;
+		same = len == c->old_len && memcmp(data, c->old_text, len) == 0;
+		free(data);
+		if (!same)
+			return err_set(e, _("%s changed since the plan was made; nothing was written, "
+					    "run it again"), c->path);
+	}
+	return 0;
+}
+
+int engine_recover(const struct env *env, struct strlist *report, struct error *e)
+{
+	struct txn_lock *lk = NULL;
+	int rc;
+
+	if (txn_lock(env, &lk, e) < 0)
+		return -1;
+	rc = txn_recover(env, report, e);
+	txn_unlock(lk);
+	return rc;
+}
+
 static int apply_locked(const struct env *env, const struct plan *p,
 			const struct apply_opts *o, struct apply_result *r, struct error *e)
 {
@@ -129,6 +167,8 @@ static int apply_locked(const struct env *env, const struct plan *p,
 
 	if (txn_recover(env, &r->notes, e) < 0)
 		return err_prefix(e, _("recovering an unfinished checkpoint"));
+	if (check_fresh(env, p, e) < 0)
+		return -1;
 	progress(o, 10, _("Validating with the server's own checker"));
 	if (validate_staged(env, p, e) < 0)
 		return -1;

@@ -24,6 +24,7 @@
 
 #include "../core/spawn.h"
 #include "../core/template.h"
+#include "../core/txn.h"
 #include "../core/version.h"
 #include "postfix_cf.h"
 
@@ -46,15 +47,16 @@ static const char *const config_dirs[] = {"/etc/postfix", "/usr/local/etc/postfi
 static int read_server_file(const struct env *env, const char *path, char **text, size_t *len,
 			    struct error *e)
 {
-	char *host = env_host_path(env, path);
-	int rc = read_file(host, text, len, e), saved = errno;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int rc;
 
-	free(host);
-	errno = saved;
-	/* name the file as the user knows it, not by its path under --root */
-	if (rc < 0)
-		return err_sys(e, _("cannot read %s"), path);
-	return 0;
+	/* a symlink may lead anywhere inside the config directory, as for
+	 * writing; the file is named as the user knows it */
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	rc = txn_read(env, path, dir, text, len, e);
+	free(dir);
+	return rc;
 }
 
 static enum layout detect_layout(const struct env *env, const char *dir)
@@ -234,21 +236,20 @@ static int postfix_detect(const struct env *env, struct server_info *si)
 	si->config_file = path_join(dir, "main.cf");
 	si->layout = detect_layout(env, dir);
 	si->openssl_version = server_openssl_version(env);
-	detect_version(env, si);
 	si->usable = true;
-	if (si->version == NULL) {
-		set_why(si, xstrdup(_("cannot tell the Postfix version (postconf did not run); "
-				      "give it, e.g. --server-version postfix=3.7")));
-		return 0;
-	}
-	if (!version_ge(si->version, POSTFIX_MIN_VERSION)) {
-		set_why(si, xasprintf(_("unsupported version: Postfix %s (%s or later needed)"),
-				      si->version, POSTFIX_MIN_VERSION));
-		return 0;
-	}
+	/* a broken file is the first thing to say: postconf fails on it too,
+	 * and "cannot tell the version" would hide the real cause */
 	if (load_configs(env, dir, &main_cf, &master_cf, &e) < 0) {
 		set_why(si, xstrdup(e.msg));
 		return 0;
+	}
+	detect_version(env, si);
+	if (si->version == NULL) {
+		set_why(si, xstrdup(_("cannot tell the Postfix version (postconf did not run); "
+				      "give it, e.g. --server-version postfix=3.7")));
+	} else if (!version_ge(si->version, POSTFIX_MIN_VERSION)) {
+		set_why(si, xasprintf(_("unsupported version: Postfix %s (%s or later needed)"),
+				      si->version, POSTFIX_MIN_VERSION));
 	}
 	detect_roles(si, main_cf, master_cf);
 	cf_free(main_cf);
@@ -397,22 +398,23 @@ static void comment_out_superseded(struct plan_ctx *x, const struct cf_file *wan
 	static const struct {
 		const char *if_set;
 		const char *obsolete;
+		const char *from_version;
 	} rules[] = {
-		{"smtpd_tls_chain_files", "smtpd_tls_cert_file"},
-		{"smtpd_tls_chain_files", "smtpd_tls_key_file"},
-		{"smtpd_tls_security_level", "smtpd_use_tls"},
-		{"smtpd_tls_security_level", "smtpd_enforce_tls"},
-		{"smtp_tls_security_level", "smtp_use_tls"},
-		{"smtp_tls_security_level", "smtp_enforce_tls"},
+		{"smtpd_tls_chain_files", "smtpd_tls_cert_file", "0"},
+		{"smtpd_tls_chain_files", "smtpd_tls_key_file", "0"},
+		{"smtpd_tls_security_level", "smtpd_use_tls", "0"},
+		{"smtpd_tls_security_level", "smtpd_enforce_tls", "0"},
+		{"smtp_tls_security_level", "smtp_use_tls", "0"},
+		{"smtp_tls_security_level", "smtp_enforce_tls", "0"},
 		/* a grade other than "auto" would use one fixed curve */
-		{"tls_eecdh_auto_curves", "smtpd_tls_eecdh_grade"},
-		/* 3.8+ negotiates RFC 7919 groups; 3.10 deprecates the files */
-		{"tls_ffdhe_auto_groups", "smtpd_tls_dh1024_param_file"},
-		{"tls_ffdhe_auto_groups", "smtpd_tls_dh512_param_file"},
+		{"tls_eecdh_auto_curves", "smtpd_tls_eecdh_grade", "0"},
+		/* 3.8+ negotiates RFC 7919 groups itself; 3.10 deprecates the files */
+		{"smtpd_tls_mandatory_protocols", "smtpd_tls_dh1024_param_file", "3.8"},
+		{"smtpd_tls_mandatory_protocols", "smtpd_tls_dh512_param_file", "3.8"},
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(rules); i++)
-		if (maincf_get(wanted, rules[i].if_set))
+		if (maincf_get(wanted, rules[i].if_set) && ge(x, rules[i].from_version))
 			maincf_comment_out(x->main_cf, rules[i].obsolete);
 }
 
@@ -951,7 +953,7 @@ static int postfix_run(const struct env *env, const struct server_info *si,
 	const char *argv[6] = {cmd};
 	int rc;
 
-	for (size_t i = 0; args[i] && i < 4; i++)
+	for (size_t i = 0; i < 4 && args[i]; i++)
 		argv[i + 1] = args[i];
 	rc = server_exec(env, si, argv, r, e);
 	free(cmd);
@@ -981,36 +983,41 @@ static void backdate_stage(const struct env *env, const char *stage_dir)
 	}
 }
 
-static int postfix_validate(const struct env *env, const struct server_info *si,
-			    const struct plan *p, const char *stage_dir, struct error *e)
+/* "postfix check" also checks files and permissions, but prints its
+ * errors to syslog only: the exit code is all we get. */
+static int postfix_check(const struct env *env, const struct server_info *si,
+			 const char *stage_dir, struct error *e)
 {
+	char *dir = server_tool_path(env, si, stage_dir);
+	const char *args[] = {"-c", dir, "check", NULL};
 	struct spawn_result r = {0};
 	char buf[512];
 	int rc = 0;
 
+	if (postfix_run(env, si, args, &r, e) < 0)
+		rc = err_prefix(e, _("cannot run postfix check"));
+	else if (r.exit_code != 0)
+		rc = err_set(e, _("postfix check failed on the new configuration (exit %d) %s"),
+			     r.exit_code, spawn_first_line(&r, buf, sizeof(buf)));
+	spawn_result_free(&r);
+	free(dir);
+	return rc;
+}
+
+static int postfix_validate(const struct env *env, const struct server_info *si,
+			    const struct plan *p, const char *stage_dir, struct error *e)
+{
+	if (settings_check(env, si, p, e) < 0)
+		return -1;
 	if (si->binary == NULL || strchr(si->binary, '/') == NULL)
 		return err_set(e, _("postconf not found: cannot check the new configuration"));
 	backdate_stage(env, stage_dir);
 	if (postconf_check(env, si, stage_dir, "-n", e) < 0 ||
-	    postconf_check(env, si, stage_dir, "-M", e) < 0 || settings_check(env, si, p, e) < 0)
+	    postconf_check(env, si, stage_dir, "-M", e) < 0)
 		return -1;
 	if (env->lab)
 		return 0;
-	{
-		char *dir = server_tool_path(env, si, stage_dir);
-		const char *args[] = {"-c", dir, "check", NULL};
-
-		/* postfix prints its errors to syslog only: the exit code is all
-		 * we get */
-		if (postfix_run(env, si, args, &r, e) < 0)
-			rc = err_prefix(e, _("cannot run postfix check"));
-		else if (r.exit_code != 0)
-			rc = err_set(e, _("postfix check failed on the new configuration (exit %d) %s"),
-				     r.exit_code, spawn_first_line(&r, buf, sizeof(buf)));
-		free(dir);
-	}
-	spawn_result_free(&r);
-	return rc;
+	return postfix_check(env, si, stage_dir, e);
 }
 
 /* ------------------------------------------------------------------ */

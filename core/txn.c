@@ -309,6 +309,40 @@ static int txn_target(struct txn *t, const char *path, char **real, struct error
 	return -1;
 }
 
+static int resolve_allowed(const struct env *env, const char *dir, char **out,
+			   struct error *e);
+
+int txn_read(const struct env *env, const char *server_path, const char *allowed_dir,
+	     char **data, size_t *len, struct error *e)
+{
+	char *real = NULL, *allowed = NULL, *host;
+	bool followed;
+	int rc;
+
+	if (check_server_path(server_path, e) < 0)
+		return -1;
+	if (resolve(env, server_path, &real, &followed) < 0)
+		return err_set(e, _("cannot read %s: %s"), server_path, strerror(errno));
+	if (followed) {
+		rc = resolve_allowed(env, allowed_dir ? allowed_dir : "/", &allowed, e);
+		if (rc == 0 && (!text_is_clean(real) || !path_inside(real, allowed)))
+			rc = err_set(e, _("refusing to read %s: it is a symlink to %s, outside %s"),
+				     server_path, text_is_clean(real) ? real : "?", allowed);
+		free(allowed);
+		if (rc < 0) {
+			free(real);
+			return -1;
+		}
+	}
+	host = env_host_path(env, real);
+	rc = read_file(host, data, len, e);
+	if (rc < 0)
+		err_sys(e, _("cannot read %s"), server_path);
+	free(host);
+	free(real);
+	return rc;
+}
+
 /* --- journal ------------------------------------------------------------- */
 
 static int journal_save(const char *dir, json_t *journal)
@@ -881,6 +915,18 @@ static int checkpoint_names(const struct env *env, bool partial, struct strlist 
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), name_cmp);
 	return 0;
+}
+
+int txn_pending(const struct env *env)
+{
+	struct strlist names = STRLIST_INIT;
+	int n;
+
+	if (checkpoint_names(env, true, &names, NULL) < 0)
+		return 0;
+	n = (int)names.n;
+	sl_free(&names);
+	return n;
 }
 
 static void remove_stale_temps(const struct env *env, json_t *journal)

@@ -51,6 +51,9 @@ void txn_unlock(struct txn_lock *lk);
  * (translated, one line per file) and may be NULL. */
 int txn_recover(const struct env *env, struct strlist *report, struct error *e);
 
+/* How many half-finished checkpoints wait for txn_recover (read-only). */
+int txn_pending(const struct env *env);
+
 struct txn;
 
 /* Starts a checkpoint.  description is stored in the journal ("apply
@@ -78,6 +81,16 @@ int txn_abort(struct txn *t, struct error *e);
 
 /* Frees a committed transaction. */
 void txn_free(struct txn *t);
+
+/*
+ * Reads a server file the way the server sees it: symlinks resolve inside
+ * env->root (an absolute target starts again at root), so a lab copy never
+ * reads the host's files.  A symlink whose target leaves allowed_dir (a
+ * server path; "/" = anywhere under root) is refused as txn_write would
+ * refuse it.  *data is NUL-terminated.  Errors name the server path.
+ */
+int txn_read(const struct env *env, const char *server_path, const char *allowed_dir,
+	     char **data, size_t *len, struct error *e);
 
 struct checkpoint_file {
 	char *path;        /* server path */

@@ -240,6 +240,12 @@ int cli_plan(struct env *env, const struct cli_opts *o)
 	struct error e = {{0}};
 	int rc = EXIT_OK;
 
+	/* plan writes nothing, not even a recovery: say what apply will do */
+	if (txn_pending(env) > 0)
+		msg_warn("%s", _("an unfinished checkpoint was found (an earlier run was "
+				 "interrupted); the next apply or rollback restores its files first, "
+				 "so this plan may differ from what apply will do"));
+
 	if (job_plan(env, o, &j, &e) < 0) {
 		print_error(&e);
 		rc = EXIT_ERROR;
@@ -291,9 +297,19 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	struct error e = {{0}};
 	struct apply_result r = {0};
 	struct apply_opts ao = {0};
+	struct strlist recovered = STRLIST_INIT;
 	char *desc;
 	int rc = EXIT_OK;
 
+	/* recover first, so the plan is made from the files as they were */
+	rc = engine_recover(env, &recovered, &e);
+	print_notes(&recovered);
+	sl_free(&recovered);
+	if (rc < 0) {
+		print_error(&e);
+		return EXIT_ERROR;
+	}
+	rc = EXIT_OK;
 	if (job_plan(env, o, &j, &e) < 0) {
 		print_error(&e);
 		job_free(&j);
