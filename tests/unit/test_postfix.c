@@ -1026,6 +1026,48 @@ static struct lab *validate_lab(const char *version_unused)
 	return l;
 }
 
+/* Our own value checks run before (and without) postconf. */
+static void test_validate_values(void **state)
+{
+	static const struct {
+		const char *tmpl;
+		const char *want;
+	} cases[] = {
+		{"tls_eecdh_auto_curves = X25519 P-999\n", "P-999"},
+		{"smtpd_tls_mandatory_protocols = >=TLSv9\n", ">=TLSv9"},
+		{"smtpd_tls_protocols = !SSLv2, !TLSv7\n", "!TLSv7"},
+		{"tls_high_cipherlist = NOSUCHCIPHER\n", "NOSUCHCIPHER"},
+		{"smtpd_tls_chain_files = /etc/k.pem, /etc/missing.pem\n", "/etc/missing.pem"},
+		{"smtpd_tls_auth_only = yes\n", "postconf not found"},
+	};
+	struct lab *l = lab_new("debian", "3.7");
+	struct answers a = answers(ROLE_SUBMISSION, "intermediate");
+	char *tdir = tu_mkdtemp();
+
+	(void)state;
+	l->env.templates_dir = strdup(tdir);
+	tu_write(tdir, "postfix/master.cf.tmpl", "syslog_name=x\n");
+	lab_write(l, "etc/k.pem", "k\n");
+	lab_detect(l);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct plan p;
+		struct error e = {{0}};
+
+		/* the last case needs a host without Postfix (never installed) */
+		if (i + 1 == ARRAY_LEN(cases) && l->si.binary)
+			break;
+		tu_write(tdir, "postfix/main.cf.tmpl", cases[i].tmpl);
+		plan_ok(l, &a, &p);
+		assert_int_equal(postfix_backend.validate(&l->env, &l->si, &p, "/etc/postfix", &e), -1);
+		if (strstr(e.msg, cases[i].want) == NULL)
+			fail_msg("'%s': error '%s' lacks '%s'", cases[i].tmpl, e.msg, cases[i].want);
+		plan_free(&p);
+	}
+	tu_rmrf(tdir);
+	free(tdir);
+	lab_free(l);
+}
+
 static int stage_and_validate(struct lab *l, const struct plan *p, struct error *e)
 {
 	char *m = tu_read(l->root, "etc/postfix/main.cf");
@@ -1192,6 +1234,37 @@ static void test_random_files(void **state)
 	assert_true(parsed > 500);
 }
 
+/* Parameters that Postfix 3.10 warns about are commented out when ours
+ * replace them; before 3.8 the DH file still matters and stays. */
+static void test_legacy_parameters(void **state)
+{
+	static const char *const versions[] = {"3.7.11", "3.10.1"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(versions); i++) {
+		struct lab *l = lab_new(NULL, versions[i]);
+		struct answers a = answers(ROLE_MX | ROLE_SUBMISSION, "intermediate");
+		struct plan p;
+		const char *m;
+
+		lab_write(l, "etc/postfix/main.cf",
+			  "smtpd_use_tls=yes\nsmtpd_enforce_tls = no\nsmtp_use_tls = yes\n"
+			  "smtpd_tls_eecdh_grade = ultra\nsmtpd_tls_dh1024_param_file = /etc/dh.pem\n");
+		lab_write(l, "etc/postfix/master.cf", "smtp inet n - y - - smtpd\n");
+		lab_detect(l);
+		plan_ok(l, &a, &p);
+		m = changed(&p, "/etc/postfix/main.cf");
+		assert_non_null(m);
+		assert_main(m, "smtpd_use_tls", NULL);
+		assert_main(m, "smtpd_enforce_tls", NULL);
+		assert_main(m, "smtp_use_tls", NULL);
+		assert_main(m, "smtpd_tls_eecdh_grade", NULL);
+		assert_main(m, "smtpd_tls_dh1024_param_file", i == 0 ? "/etc/dh.pem" : NULL);
+		plan_free(&p);
+		lab_free(l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1219,6 +1292,7 @@ int main(void)
 		cmocka_unit_test(test_versions_chain_files),
 		cmocka_unit_test(test_versions_protocol_syntax),
 		cmocka_unit_test(test_versions_ffdhe),
+		cmocka_unit_test(test_legacy_parameters),
 		cmocka_unit_test(test_submissions_name),
 		cmocka_unit_test(test_mx_stays_opportunistic),
 		cmocka_unit_test(test_unchosen_roles_untouched),
@@ -1226,6 +1300,7 @@ int main(void)
 		cmocka_unit_test(test_plan_crlf_no_newline),
 		cmocka_unit_test(test_plan_keeps_user_strength),
 		cmocka_unit_test(test_plan_every_entry_of_port),
+		cmocka_unit_test(test_validate_values),
 		cmocka_unit_test(test_validate_real_postconf),
 	};
 
