@@ -102,6 +102,16 @@ run: deps
 	@scripts/make-lab.sh build/lab
 	./mailharden --root build/lab
 
+# --- fuzzing (selftest parsers) -------------------------------------------
+FUZZ_SRC = selftest/hello.c selftest/suites.c selftest/mailconn.c selftest/mailproto.c core/common.c
+build/fuzz/fuzz_parsers: fuzz/fuzz_parsers.c $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -I. -g -O1 -fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_parsers.c $(FUZZ_SRC) -lssl -lcrypto
+
+fuzz: build/fuzz/fuzz_parsers
+	@mkdir -p build/fuzz/corpus && cp -n fuzz/corpus/* build/fuzz/corpus/
+	build/fuzz/fuzz_parsers -max_total_time=$${FUZZ_SECONDS:-60} -max_len=20000 build/fuzz/corpus
+
 # --- i18n ----------------------------------------------------------------
 POT = i18n/mailharden.pot
 PO  = $(wildcard i18n/*.po)

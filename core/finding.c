@@ -1,56 +1,86 @@
 /*
- * finding.c - findings and severities.
+ * finding.c - severities and a growable list of findings.
  */
 #include "finding.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-const char *severity_name(enum severity s)
+static const char *const severity_names[] = {
+	[SEV_OK] = N_("ok"),
+	[SEV_INFO] = N_("info"),
+	[SEV_LOW] = N_("low"),
+	[SEV_MEDIUM] = N_("medium"),
+	[SEV_HIGH] = N_("high"),
+	[SEV_CRITICAL] = N_("critical"),
+};
+
+const char *severity_name(enum severity sev)
 {
-	static const char *const names[] = {"ok", "info", "low", "medium", "high", "critical"};
-
-	return (unsigned)s < ARRAY_LEN(names) ? names[s] : "?";
+	if ((size_t)sev >= ARRAY_LEN(severity_names))
+		return "?";
+	return severity_names[sev];
 }
 
-void finding_add(struct finding_list *l, const char *id, enum severity sev,
-		 const char *fix, const char *fmt, ...)
+const char *severity_label(enum severity sev)
 {
-	struct strbuf sb = STRBUF_INIT;
-	struct finding *f;
-	va_list ap;
+	return _(severity_name(sev));
+}
 
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+void findings_add(struct finding_list *fl, const char *id, enum severity sev,
+		  const char *text, const char *fix)
+{
+	struct finding *f;
+
+	if (fl->n == fl->cap) {
+		fl->cap = fl->cap ? fl->cap * 2 : 8;
+		fl->v = xrealloc(fl->v, fl->cap * sizeof(*fl->v));
 	}
-	va_start(ap, fmt);
-	sb_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	f = &l->v[l->n++];
+	f = &fl->v[fl->n++];
 	f->id = xstrdup(id);
 	f->sev = sev;
-	f->text = sb_detach(&sb);
+	f->text = xstrdup(text);
 	f->fix = fix ? xstrdup(fix) : NULL;
 }
 
-void finding_list_free(struct finding_list *l)
+void findings_addf(struct finding_list *fl, const char *id, enum severity sev,
+		   const char *fix, const char *fmt, ...)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].id);
-		free(l->v[i].text);
-		free(l->v[i].fix);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	findings_add(fl, id, sev, sb.buf ? sb.buf : "", fix);
+	sb_free(&sb);
 }
 
-enum severity finding_list_max(const struct finding_list *l)
+const struct finding *findings_find(const struct finding_list *fl, const char *id)
 {
-	enum severity m = SEV_OK;
+	for (size_t i = 0; i < fl->n; i++)
+		if (strcmp(fl->v[i].id, id) == 0)
+			return &fl->v[i];
+	return NULL;
+}
 
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].sev > m)
-			m = l->v[i].sev;
-	return m;
+enum severity findings_worst(const struct finding_list *fl)
+{
+	enum severity worst = SEV_OK;
+
+	for (size_t i = 0; i < fl->n; i++)
+		if (fl->v[i].sev > worst)
+			worst = fl->v[i].sev;
+	return worst;
+}
+
+void findings_free(struct finding_list *fl)
+{
+	for (size_t i = 0; i < fl->n; i++) {
+		free(fl->v[i].id);
+		free(fl->v[i].text);
+		free(fl->v[i].fix);
+	}
+	free(fl->v);
+	memset(fl, 0, sizeof(*fl));
 }

@@ -1,6 +1,6 @@
 /*
- * finding.h - one judged observation (self-test, audit) with a severity
- * and, where mailharden manages the server, the setting that fixes it.
+ * finding.h - what a check found, with a severity, a one-line text and the
+ * fix.  Shared by the certificate inspection and the self-test.
  */
 #ifndef MH_FINDING_H
 #define MH_FINDING_H
@@ -11,14 +11,17 @@
 
 enum severity { SEV_OK, SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 
-/* "ok", "info", "low", "medium", "high", "critical" (not translated: JSON). */
-const char *severity_name(enum severity s);
+/* "ok", "info", "low", "medium", "high", "critical": stable names for JSON
+ * and scripts, not translated. */
+const char *severity_name(enum severity sev);
+/* The same, translated for people. */
+const char *severity_label(enum severity sev);
 
 struct finding {
-	char *id;          /* stable machine id: "tls.protocol.tls1_0" */
+	char *id;   /* stable, dotted: "cert.expired" */
 	enum severity sev;
-	char *text;        /* translated, one line */
-	char *fix;         /* translated hint or NULL */
+	char *text; /* translated, one line */
+	char *fix;  /* translated, one line, or NULL when there is nothing to do */
 };
 
 struct finding_list {
@@ -28,10 +31,16 @@ struct finding_list {
 };
 #define FINDING_LIST_INIT {NULL, 0, 0}
 
-void finding_add(struct finding_list *l, const char *id, enum severity sev,
-		 const char *fix, const char *fmt, ...) MH_ATTR_PRINTF(5, 6);
-void finding_list_free(struct finding_list *l);
+/* Adds a finding; id, text and fix (may be NULL) are copied. */
+void findings_add(struct finding_list *fl, const char *id, enum severity sev,
+		  const char *text, const char *fix);
+/* Like findings_add with a printf-style text. */
+void findings_addf(struct finding_list *fl, const char *id, enum severity sev,
+		   const char *fix, const char *fmt, ...) MH_ATTR_PRINTF(5, 6);
+/* The first finding with this id, or NULL. */
+const struct finding *findings_find(const struct finding_list *fl, const char *id);
 /* The highest severity in the list (SEV_OK when empty). */
-enum severity finding_list_max(const struct finding_list *l);
+enum severity findings_worst(const struct finding_list *fl);
+void findings_free(struct finding_list *fl);
 
 #endif

@@ -35,3 +35,6 @@ time_cmd "plan postfix" 50 "$bin" plan --root "$lab" --server postfix \
 	--role mx,submission,submissions --profile intermediate --cert "$cert" --key "$key"
 time_cmd "plan dovecot" 50 "$bin" plan --root "$lab" --server dovecot \
 	--role imap,imaps,pop3,pop3s --profile intermediate --cert "$cert" --key "$key"
+
+# selftest against real servers (root only; BENCH_TESTSSL=1 adds testssl --fast)
+"$top/tests/integration/bench_selftest.sh" "$bin" || echo "selftest bench failed"

@@ -29,6 +29,8 @@ struct cli_opts {
 	const char *answers;
 	bool non_interactive;
 	struct strlist server_versions;
+	/* selftest */
+	const char *host, *port, *proto, *tls, *servername, *cafile, *timeout, *jobs, *source;
 	struct strlist args; /* positional arguments after the verb */
 };
 
@@ -37,5 +39,6 @@ int cli_plan(struct env *env, const struct cli_opts *o);
 int cli_apply(struct env *env, const struct cli_opts *o);
 int cli_history(struct env *env, const struct cli_opts *o);
 int cli_rollback(struct env *env, const struct cli_opts *o);
+int cli_selftest(struct env *env, const struct cli_opts *o);
 
 #endif

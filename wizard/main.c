@@ -38,6 +38,7 @@ static void usage(FILE *f)
 		"  apply             validate, checkpoint, write, reload (rolls back on failure)\n"
 		"  history           list checkpoints\n"
 		"  rollback [ID]     restore the files of a checkpoint (default: the newest)\n"
+		"  selftest          prove the live TLS of every mail port (see --host, --port)\n"
 		"\n"
 		"Options:\n"
 		"  --root DIR              work on a copy of / under DIR (lab mode: no reload)\n"
@@ -61,6 +62,9 @@ enum {
 	OPT_ROOT = 256, OPT_SERVER, OPT_ROLE, OPT_PROFILE, OPT_CERT, OPT_KEY, OPT_DH,
 	OPT_TEMPLATES, OPT_JSON, OPT_YES, OPT_NO_RELOAD, OPT_FORCE, OPT_SERVER_VERSION,
 	OPT_TEXT, OPT_ANSWERS, OPT_NON_INTERACTIVE, OPT_VERSION,
+	OPT_SELFTEST_HOST, OPT_SELFTEST_PORT, OPT_SELFTEST_PROTO, OPT_SELFTEST_TLS,
+	OPT_SELFTEST_SERVERNAME, OPT_SELFTEST_CAFILE, OPT_SELFTEST_TIMEOUT, OPT_SELFTEST_JOBS,
+	OPT_SELFTEST_SOURCE,
 };
 
 static const struct option long_opts[] = {
@@ -81,6 +85,15 @@ static const struct option long_opts[] = {
 	{"text", no_argument, NULL, OPT_TEXT},
 	{"answers", required_argument, NULL, OPT_ANSWERS},
 	{"non-interactive", no_argument, NULL, OPT_NON_INTERACTIVE},
+	{"host", required_argument, NULL, OPT_SELFTEST_HOST},
+	{"port", required_argument, NULL, OPT_SELFTEST_PORT},
+	{"proto", required_argument, NULL, OPT_SELFTEST_PROTO},
+	{"tls", required_argument, NULL, OPT_SELFTEST_TLS},
+	{"servername", required_argument, NULL, OPT_SELFTEST_SERVERNAME},
+	{"cafile", required_argument, NULL, OPT_SELFTEST_CAFILE},
+	{"timeout", required_argument, NULL, OPT_SELFTEST_TIMEOUT},
+	{"jobs", required_argument, NULL, OPT_SELFTEST_JOBS},
+	{"source", required_argument, NULL, OPT_SELFTEST_SOURCE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -106,6 +119,15 @@ static int parse_opt(int c, struct cli_opts *o)
 	case OPT_TEXT: o->text = true; break;
 	case OPT_ANSWERS: o->answers = optarg; break;
 	case OPT_NON_INTERACTIVE: o->non_interactive = true; break;
+	case OPT_SELFTEST_HOST: o->host = optarg; break;
+	case OPT_SELFTEST_PORT: o->port = optarg; break;
+	case OPT_SELFTEST_PROTO: o->proto = optarg; break;
+	case OPT_SELFTEST_TLS: o->tls = optarg; break;
+	case OPT_SELFTEST_SERVERNAME: o->servername = optarg; break;
+	case OPT_SELFTEST_CAFILE: o->cafile = optarg; break;
+	case OPT_SELFTEST_TIMEOUT: o->timeout = optarg; break;
+	case OPT_SELFTEST_JOBS: o->jobs = optarg; break;
+	case OPT_SELFTEST_SOURCE: o->source = optarg; break;
 	case 'h': usage(stdout); return 1;
 	case OPT_VERSION: printf("mailharden %s\n", MH_VERSION); return 1;
 	default: return -1;
@@ -136,6 +158,7 @@ static const struct verb verbs[] = {
 	{"apply", cli_apply},
 	{"history", cli_history},
 	{"rollback", cli_rollback},
+	{"selftest", cli_selftest},
 };
 
 static const struct verb *find_verb(const char *name)

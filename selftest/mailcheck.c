@@ -1,0 +1,272 @@
+/*
+ * mailcheck.c - mail-level checks and the certificate.
+ */
+#include "mailcheck.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "mailproto.h"
+
+void mail_facts_free(struct mail_facts *m)
+{
+	sl_free(&m->caps_before);
+	sl_free(&m->caps_after);
+	free(m->enforce_reply);
+	free(m->injection_note);
+	memset(m, 0, sizeof(*m));
+}
+
+SSL_CTX *probe_ctx_new(const char *cafile, struct error *e)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		err_set(e, _("cannot create a TLS context"));
+		return NULL;
+	}
+	/* the point is to see what the server does, even when it is weak */
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+	SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (cafile) {
+		if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+			SSL_CTX_free(ctx);
+			ERR_clear_error();
+			err_set(e, _("cannot read CA file %s"), cafile);
+			return NULL;
+		}
+	} else {
+		SSL_CTX_set_default_verify_paths(ctx);
+	}
+	return ctx;
+}
+
+/* ---------------------------------------------------------------- plaintext */
+
+static int enforce_test(struct mconn *c, enum mail_proto p, struct mail_facts *m, struct error *e)
+{
+	const char *cmd = p == PROTO_SMTP ? "MAIL FROM:<selftest@mailharden.invalid>"
+		: p == PROTO_IMAP ? "L LOGIN mailharden-selftest not-a-password" : "USER mailharden-selftest";
+	enum reply_mode mode = p == PROTO_SMTP ? RM_SMTP : p == PROTO_IMAP ? RM_IMAP_TAGGED : RM_POP3_LINE;
+	struct reply r;
+
+	if (mconn_sendline(c, cmd, e) < 0 || mconn_reply(c, mode, "L", &r, e) < 0) {
+		reply_free(&r);
+		return -1;
+	}
+	m->enforce_reply = reply_text(&r);
+	if (p == PROTO_SMTP)
+		m->enforced = r.code >= 400;
+	else if (p == PROTO_POP3)
+		m->enforced = r.code != 1;
+	else /* IMAP: a password check means the password was accepted in clear */
+		m->enforced = r.code != 1 && strcasestr(m->enforce_reply, "AUTHENTICATIONFAILED") == NULL;
+	reply_free(&r);
+	return 0;
+}
+
+int mail_check_plain(const struct target *t, bool test_enforce, struct mail_facts *m, struct error *e)
+{
+	struct mconn c;
+
+	m->enforced = -1;
+	if (mconn_open(&c, t, e) < 0)
+		return -1;
+	if (mail_greeting(&c, t->proto, e) < 0 ||
+	    mail_capabilities(&c, t->proto, &m->caps_before, e) < 0) {
+		mconn_close(&c);
+		return -1;
+	}
+	m->plain_done = true;
+	m->starttls_offered = caps_has(&m->caps_before, t->proto == PROTO_POP3 ? "STLS" : "STARTTLS");
+	m->auth_before_tls = caps_plain_auth(&m->caps_before, t->proto);
+	if (test_enforce && enforce_test(&c, t->proto, m, e) < 0)
+		m->enforced = -1; /* the verdict stays "not tested" */
+	mail_quit(&c, t->proto);
+	mconn_close(&c);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- certificate */
+
+static void name_check(X509 *x, const char *name, struct cert_facts *cf)
+{
+	unsigned char ip[16];
+	bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+
+	snprintf(cf->checked_name, sizeof(cf->checked_name), "%s", name);
+	if (is_ip) {
+		cf->name_match = X509_check_ip_asc(x, name, 0) == 1;
+		return;
+	}
+	cf->name_match = X509_check_host(x, name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+	if (!cf->name_match && X509_check_host(x, name, 0, X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT, NULL) == 1)
+		cf->name_cn_only = true;
+}
+
+static void cert_facts_fill(SSL *ssl, const char *name, struct cert_facts *cf)
+{
+	X509 *x = SSL_get1_peer_certificate(ssl);
+	EVP_PKEY *pk;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int days = 0, secs = 0, nid, dig = NID_undef, pknid;
+
+	snprintf(cf->protocol, sizeof(cf->protocol), "%s", SSL_get_version(ssl));
+	snprintf(cf->cipher, sizeof(cf->cipher), "%s", SSL_get_cipher_name(ssl));
+	if (x == NULL)
+		return;
+	cf->have = true;
+	X509_NAME_oneline(X509_get_subject_name(x), cf->subject, sizeof(cf->subject));
+	X509_NAME_oneline(X509_get_issuer_name(x), cf->issuer, sizeof(cf->issuer));
+	cf->verify_result = SSL_get_verify_result(ssl);
+	snprintf(cf->verify_text, sizeof(cf->verify_text), "%s",
+		 X509_verify_cert_error_string(cf->verify_result));
+	cf->name_match = -1;
+	if (name && *name)
+		name_check(x, name, cf);
+	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+		cf->days_left = days;
+	cf->not_yet_valid = X509_cmp_current_time(X509_get0_notBefore(x)) > 0;
+	pk = X509_get0_pubkey(x);
+	if (pk) {
+		cf->key_bits = EVP_PKEY_get_bits(pk);
+		snprintf(cf->key_type, sizeof(cf->key_type), "%s", EVP_PKEY_get0_type_name(pk));
+	}
+	nid = X509_get_signature_nid(x);
+	snprintf(cf->sig_alg, sizeof(cf->sig_alg), "%s", OBJ_nid2sn(nid));
+	if (OBJ_find_sigid_algs(nid, &dig, &pknid))
+		cf->sig_weak = dig == NID_md5 || dig == NID_sha1 || dig == NID_md2 || dig == NID_md4;
+	X509_digest(x, EVP_sha256(), md, &mdlen);
+	for (unsigned i = 0; i < mdlen && i < 32; i++)
+		snprintf(cf->sha256 + 2 * i, 3, "%02X", md[i]);
+	X509_free(x);
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+static int open_tls(const struct target *t, SSL_CTX *ctx, struct mconn *c, struct error *e)
+{
+	if (mail_open_for_tls(t, c, e) < 0)
+		return -1;
+	if (mconn_tls(c, ctx, t->servername, e) < 0) {
+		mconn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+int mail_check_tls(const struct target *t, SSL_CTX *ctx, struct mail_facts *m,
+		   struct cert_facts *cf, struct error *e)
+{
+	struct mconn c;
+	const char *name = t->servername ? t->servername : t->host;
+
+	if (open_tls(t, ctx, &c, e) < 0)
+		return -1;
+	cert_facts_fill(c.ssl, name, cf);
+	if ((t->implicit_tls && mail_greeting(&c, t->proto, e) < 0) ||
+	    mail_capabilities(&c, t->proto, &m->caps_after, e) < 0) {
+		err_prefix(e, _("after TLS"));
+		mconn_close(&c);
+		return -1;
+	}
+	m->tls_done = true;
+	mail_quit(&c, t->proto);
+	mconn_close(&c);
+	return 0;
+}
+
+/* After the handshake we send our own command; the first answer tells
+ * whether the injected one was executed inside TLS. */
+static int injection_verdict(struct mconn *c, enum mail_proto p, struct mail_facts *m, struct error *e)
+{
+	struct reply r;
+	int rc;
+
+	if (p == PROTO_SMTP) {
+		if (mconn_sendline(c, "EHLO " EHLO_NAME, e) < 0 || mconn_reply(c, RM_SMTP, NULL, &r, e) < 0) {
+			reply_free(&r);
+			return -1;
+		}
+		m->injection = r.code == 221; /* the injected QUIT */
+	} else if (p == PROTO_IMAP) {
+		if (mconn_sendline(c, "C CAPABILITY", e) < 0)
+			return -1;
+		rc = mconn_reply(c, RM_IMAP_TAGGED, "C", &r, e);
+		m->injection = rc < 0 && r.lines.n > 0 &&
+			       strncmp(r.lines.v[r.lines.n - 1], "J ", 2) == 0;
+		if (rc < 0 && !m->injection) {
+			reply_free(&r);
+			return -1;
+		}
+	} else {
+		if (mconn_sendline(c, "CAPA", e) < 0 || mconn_reply(c, RM_POP3_LINE, NULL, &r, e) < 0) {
+			reply_free(&r);
+			return -1;
+		}
+		m->injection = r.code != 1; /* "-ERR" to the injected NOOP */
+	}
+	if (m->injection) {
+		char *txt = reply_text(&r);
+
+		m->injection_note = xasprintf(_("the server answered the injected command inside TLS: %s"), txt);
+		free(txt);
+	}
+	reply_free(&r);
+	return 0;
+}
+
+int mail_check_injection(const struct target *t, SSL_CTX *ctx, struct mail_facts *m, struct error *e)
+{
+	struct mconn c;
+	struct strlist caps = STRLIST_INIT;
+	struct reply r;
+	const char *both = t->proto == PROTO_SMTP ? "STARTTLS\r\nQUIT\r\n"
+		: t->proto == PROTO_IMAP ? "S STARTTLS\r\nJ NOOP\r\n" : "STLS\r\nNOOP\r\n";
+	enum reply_mode mode = t->proto == PROTO_SMTP ? RM_SMTP : t->proto == PROTO_IMAP ? RM_IMAP_TAGGED : RM_POP3_LINE;
+	int rc = -1;
+
+	m->injection = -1;
+	if (mconn_open(&c, t, e) < 0)
+		return -1;
+	if (mail_greeting(&c, t->proto, e) < 0 ||
+	    (t->proto == PROTO_SMTP && mail_capabilities(&c, t->proto, &caps, e) < 0))
+		goto out;
+	/* one write, one segment: the injected command travels with STARTTLS */
+	if (mconn_send(&c, both, strlen(both), e) < 0 || mconn_reply(&c, mode, "S", &r, e) < 0) {
+		reply_free(&r);
+		goto out;
+	}
+	if ((t->proto == PROTO_SMTP && r.code != 220) || (t->proto != PROTO_SMTP && r.code != 1)) {
+		reply_free(&r);
+		err_set(e, _("STARTTLS refused"));
+		goto out;
+	}
+	reply_free(&r);
+	if (c.len > 0) {
+		/* answered in clear before TLS: odd, but not the CVE */
+		m->injection = 0;
+		m->injection_note = xstrdup(_("the server answered the pipelined command before TLS"));
+		rc = 0;
+		goto out;
+	}
+	if (mconn_tls(&c, ctx, t->servername, e) < 0)
+		goto out;
+	rc = injection_verdict(&c, t->proto, m, e);
+	if (rc == 0)
+		mail_quit(&c, t->proto);
+out:
+	sl_free(&caps);
+	mconn_close(&c);
+	return rc;
+}

@@ -1,0 +1,247 @@
+/*
+ * selftest.c - run the probes for each port, judge, compare pairs.
+ */
+#include "selftest.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+
+#include "mailproto.h"
+
+void port_spec_from_role(struct port_spec *p, enum role r, const char *server)
+{
+	const struct role_info *ri = role_info(r);
+
+	memset(p, 0, sizeof(*p));
+	p->role = r;
+	p->server = server;
+	if (ri == NULL)
+		return;
+	p->port = ri->port;
+	proto_parse(ri->proto, &p->proto);
+	p->implicit_tls = ri->implicit_tls;
+}
+
+void port_result_free(struct port_result *r)
+{
+	free(r->error);
+	mail_facts_free(&r->mail);
+	findings_free(&r->findings);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool is_ip(const char *s)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+/*
+ * Dovecot treats a client whose address equals the server's as secure and
+ * then allows plaintext login; a test from the mail host itself over
+ * 127.0.0.1 would see a lie.  So loopback tests come from 127.0.0.2.
+ */
+static void target_init(struct target *t, const struct selftest_opts *o, const struct port_spec *p)
+{
+	const char *host = o->host ? o->host : "localhost";
+
+	memset(t, 0, sizeof(*t));
+	t->host = xstrdup(host);
+	t->port = p->port;
+	t->proto = p->proto;
+	t->implicit_tls = p->implicit_tls;
+	t->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+	t->servername = o->servername ? o->servername : is_ip(host) ? NULL : host;
+	t->source = o->source;
+	if (t->source == NULL && (strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0)) {
+		free(t->host);
+		t->host = xstrdup("127.0.0.1");
+		t->source = "127.0.0.2";
+	}
+}
+
+static void untestable(struct port_result *r, const struct error *e)
+{
+	r->status = PORT_UNTESTABLE;
+	free(r->error);
+	r->error = xstrdup(e->msg);
+}
+
+static void test_port(const struct selftest_opts *o, struct port_result *r)
+{
+	struct target t;
+	struct error e = {{0}};
+	SSL_CTX *ctx;
+	double t0 = now_s();
+	unsigned long c0 = mconn_count();
+
+	target_init(&t, o, &r->spec);
+	r->status = PORT_TESTED;
+	ctx = probe_ctx_new(o->cafile, &e);
+	if (ctx == NULL) {
+		untestable(r, &e);
+		goto out;
+	}
+	if (!t.implicit_tls) {
+		bool enforce = r->spec.role != ROLE_MX;
+
+		if (mail_check_plain(&t, enforce, &r->mail, &e) < 0) {
+			untestable(r, &e);
+			goto out;
+		}
+		if (!r->mail.starttls_offered)
+			goto out; /* judged as "no STARTTLS"; nothing more to probe */
+	}
+	if (tls_scan_run(&t, &r->scan, &e) < 0) {
+		untestable(r, &e);
+		goto out;
+	}
+	r->scanned = true;
+	if (!tls_scan_any(&r->scan))
+		goto out;
+	if (mail_check_tls(&t, ctx, &r->mail, &r->cert, &e) < 0 && !r->cert.have) {
+		char *msg = xasprintf(_("TLS connection with a full handshake failed: %s"), e.msg);
+
+		findings_addf(&r->findings, "tls.handshake", SEV_HIGH, NULL, "%s", msg);
+		free(msg);
+	}
+	if (!t.implicit_tls && mail_check_injection(&t, ctx, &r->mail, &e) < 0)
+		r->mail.injection = -1;
+out:
+	SSL_CTX_free(ctx);
+	r->connections = mconn_count() - c0;
+	r->seconds = now_s() - t0;
+	free(t.host);
+	selftest_judge(o, r);
+}
+
+struct pool {
+	const struct selftest_opts *o;
+	struct port_result *r;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
+		test_port(p->o, &p->r[i]);
+	return NULL;
+}
+
+/* The STARTTLS partner of an implicit-TLS port: 465/587, 993/143, 995/110. */
+static struct port_result *partner(struct port_result *r, size_t n, const struct port_result *imp)
+{
+	enum role want = imp->spec.role == ROLE_SUBMISSIONS ? ROLE_SUBMISSION
+		       : imp->spec.role == ROLE_IMAPS ? ROLE_IMAP
+		       : imp->spec.role == ROLE_POP3S ? ROLE_POP3 : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (&r[i] == imp || r[i].spec.implicit_tls || r[i].spec.proto != imp->spec.proto)
+			continue;
+		if (want ? r[i].spec.role == want : r[i].spec.role != ROLE_MX)
+			return &r[i];
+	}
+	return NULL;
+}
+
+static bool same_policy(const struct tls_scan *a, const struct tls_scan *b)
+{
+	for (int i = 0; i < SCAN_NPROTO; i++) {
+		const struct proto_scan *x = &a->proto[i], *y = &b->proto[i];
+
+		if (x->accepted != y->accepted || x->n_suites != y->n_suites)
+			return false;
+		for (size_t j = 0; j < x->n_suites; j++) {
+			bool found = false;
+
+			for (size_t k = 0; k < y->n_suites && !found; k++)
+				found = x->suites[j] == y->suites[k];
+			if (!found)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void judge_parity(struct port_result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct port_result *imp = &r[i], *st;
+
+		if (!imp->spec.implicit_tls || imp->status != PORT_TESTED || !imp->scanned)
+			continue;
+		st = partner(r, n, imp);
+		if (st == NULL || st->status != PORT_TESTED || !st->scanned || !st->cert.have || !imp->cert.have)
+			continue;
+		if (strcmp(st->cert.sha256, imp->cert.sha256) != 0)
+			findings_addf(&imp->findings, "parity.certificate", SEV_MEDIUM, NULL,
+				    _("port %d serves a different certificate than its STARTTLS partner port %d"),
+				    imp->spec.port, st->spec.port);
+		else if (!same_policy(&st->scan, &imp->scan))
+			findings_addf(&imp->findings, "parity.policy", SEV_MEDIUM, NULL,
+				    _("port %d accepts other protocols or suites than its STARTTLS partner port %d"),
+				    imp->spec.port, st->spec.port);
+		else
+			findings_addf(&imp->findings, "parity", SEV_OK, NULL,
+				    _("same certificate and TLS policy as port %d"), st->spec.port);
+	}
+}
+
+void selftest_run(const struct selftest_opts *o, struct port_result *r, size_t n)
+{
+	struct pool p = {o, r, n, 0};
+	size_t jobs = o->jobs > 1 ? (size_t)o->jobs : 1;
+	pthread_t th[16];
+	size_t started = 0;
+
+	/* a server that hangs up while we write through TLS must not kill us */
+	signal(SIGPIPE, SIG_IGN);
+	if (jobs > n)
+		jobs = n;
+	if (jobs > ARRAY_LEN(th))
+		jobs = ARRAY_LEN(th);
+	for (size_t i = 1; i < jobs; i++)
+		if (pthread_create(&th[started], NULL, worker, &p) == 0)
+			started++;
+	worker(&p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	judge_parity(r, n);
+}
+
+int selftest_exit_code(const struct port_result *r, size_t n)
+{
+	enum severity max = SEV_OK;
+	bool untested = n == 0;
+
+	for (size_t i = 0; i < n; i++) {
+		enum severity m = findings_worst(&r[i].findings);
+
+		if (m > max)
+			max = m;
+		untested |= r[i].status != PORT_TESTED;
+	}
+	if (max == SEV_CRITICAL)
+		return 2;
+	if (untested)
+		return 3;
+	return max >= SEV_LOW ? 1 : 0;
+}

@@ -1,0 +1,481 @@
+/*
+ * test_selftest.c - the self-test's parsers and verdicts, and a real TLS
+ * server in a thread: raw ClientHellos against libssl, and STARTTLS
+ * command injection (a deliberately vulnerable server and a fixed one).
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "../../selftest/hello.h"
+#include "../../selftest/mailproto.h"
+#include "../../selftest/selftest.h"
+#include "../../selftest/suites.h"
+
+/* ---------------------------------------------------------------- replies */
+
+static int feed_all(struct reply *r, enum reply_mode m, const char *tag, const char *const *lines)
+{
+	struct error e;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; lines[i] && rc == 0; i++)
+		rc = reply_feed(r, m, tag, lines[i], strlen(lines[i]), &e);
+	return rc;
+}
+
+static void test_reply_smtp(void **state)
+{
+	const char *ehlo[] = {"250-mx.example", "250-STARTTLS", "250 AUTH PLAIN LOGIN", NULL};
+	const char *changed[] = {"250-mx.example", "251 odd", NULL};
+	const char *bad[] = {"hello", NULL};
+	const char *partial[] = {"220-first", NULL};
+	struct reply r;
+	struct strlist caps = STRLIST_INIT;
+
+	(void)state;
+	assert_int_equal(feed_all(&r, RM_SMTP, NULL, ehlo), 1);
+	assert_int_equal(r.code, 250);
+	caps_from_reply(&r, PROTO_SMTP, &caps);
+	assert_true(caps_has(&caps, "STARTTLS"));
+	assert_true(caps_has(&caps, "AUTH"));
+	assert_true(caps_plain_auth(&caps, PROTO_SMTP));
+	sl_free(&caps);
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_SMTP, NULL, changed), -1);
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_SMTP, NULL, bad), -1);
+	reply_free(&r);
+	/* a greeting is not complete until the last line: nothing may be sent before */
+	assert_int_equal(feed_all(&r, RM_SMTP, NULL, partial), 0);
+	assert_false(r.complete);
+	reply_free(&r);
+}
+
+static void test_reply_imap_pop3(void **state)
+{
+	const char *caps_before[] = {"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED AUTH=GSSAPI", "C OK done", NULL};
+	const char *caps_weak[] = {"* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN", "C OK done", NULL};
+	const char *wrong_tag[] = {"X OK done", NULL};
+	const char *capa[] = {"+OK", "STLS", "SASL GSSAPI", ".", NULL};
+	const char *capa_weak[] = {"+OK", "USER", "SASL PLAIN LOGIN", ".", NULL};
+	const char *greet[] = {"* BYE too many connections", NULL};
+	struct reply r;
+	struct strlist caps = STRLIST_INIT;
+
+	(void)state;
+	assert_int_equal(feed_all(&r, RM_IMAP_TAGGED, "C", caps_before), 1);
+	caps_from_reply(&r, PROTO_IMAP, &caps);
+	assert_true(caps_has(&caps, "LOGINDISABLED"));
+	assert_false(caps_plain_auth(&caps, PROTO_IMAP));
+	sl_free(&caps);
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_IMAP_TAGGED, "C", caps_weak), 1);
+	caps_from_reply(&r, PROTO_IMAP, &caps);
+	assert_true(caps_plain_auth(&caps, PROTO_IMAP));
+	sl_free(&caps);
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_IMAP_TAGGED, "C", wrong_tag), -1);
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_IMAP_GREETING, NULL, greet), 1);
+	assert_int_equal(r.code, 0); /* BYE: refused, not OK */
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_POP3_MULTI, NULL, capa), 1);
+	caps_from_reply(&r, PROTO_POP3, &caps);
+	assert_true(caps_has(&caps, "STLS"));
+	assert_false(caps_plain_auth(&caps, PROTO_POP3));
+	sl_free(&caps);
+	reply_free(&r);
+	assert_int_equal(feed_all(&r, RM_POP3_MULTI, NULL, capa_weak), 1);
+	caps_from_reply(&r, PROTO_POP3, &caps);
+	assert_true(caps_plain_auth(&caps, PROTO_POP3));
+	sl_free(&caps);
+	reply_free(&r);
+}
+
+static void test_reply_limits(void **state)
+{
+	struct reply r = {0};
+	struct error e;
+	char *big = malloc(REPLY_MAX_LINE + 2);
+	int rc = 0;
+	size_t i;
+
+	(void)state;
+	memset(big, 'A', REPLY_MAX_LINE + 1);
+	memcpy(big, "250 ", 4);
+	assert_int_equal(reply_feed(&r, RM_SMTP, NULL, big, REPLY_MAX_LINE + 1, &e), -1);
+	reply_free(&r);
+	free(big);
+	for (i = 0; i < 10000 && rc == 0; i++)
+		rc = reply_feed(&r, RM_SMTP, NULL, "250-more", 8, &e);
+	assert_int_equal(rc, -1);
+	assert_true(i <= REPLY_MAX_LINES + 1);
+	reply_free(&r);
+}
+
+/* ---------------------------------------------------------------- ServerHello parser */
+
+static void test_sh_parse(void **state)
+{
+	/* TLS 1.2 ServerHello (ECDHE-RSA-AES128-GCM, renegotiation_info), SKE for
+	 * x25519, ServerHelloDone; in two records */
+	uint8_t rec[200];
+	size_t n = 0, hs;
+	struct server_hello sh;
+	const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46};
+	const uint8_t garbage[] = "220 not tls at all\r\n";
+
+	(void)state;
+	rec[n++] = 0x16; rec[n++] = 3; rec[n++] = 3; rec[n++] = 0; rec[n++] = 0;
+	hs = n;
+	rec[n++] = 2; rec[n++] = 0; rec[n++] = 0; rec[n++] = 0;
+	rec[n++] = 3; rec[n++] = 3;
+	memset(rec + n, 0x11, 32); n += 32;
+	rec[n++] = 0;               /* session id */
+	rec[n++] = 0xC0; rec[n++] = 0x2F;
+	rec[n++] = 0;               /* compression */
+	rec[n++] = 0; rec[n++] = 5; /* extensions */
+	rec[n++] = 0xff; rec[n++] = 0x01; rec[n++] = 0; rec[n++] = 1; rec[n++] = 0;
+	rec[hs + 3] = (uint8_t)(n - hs - 4);
+	rec[n++] = 12; rec[n++] = 0; rec[n++] = 0; rec[n++] = 4; /* SKE */
+	rec[n++] = 3; rec[n++] = 0x00; rec[n++] = 0x1d; rec[n++] = 0;
+	rec[3] = 0; rec[4] = (uint8_t)(n - 5);
+	assert_int_equal(sh_parse(rec, n, &sh), SH_NEED_MORE); /* no ServerHelloDone yet */
+	assert_int_equal(sh_parse(rec, n - 3, &sh), SH_NEED_MORE); /* truncated */
+	/* second record: ServerHelloDone */
+	rec[n++] = 0x16; rec[n++] = 3; rec[n++] = 3; rec[n++] = 0; rec[n++] = 4;
+	rec[n++] = 14; rec[n++] = 0; rec[n++] = 0; rec[n++] = 0;
+	assert_int_equal(sh_parse(rec, n, &sh), SH_DONE);
+	assert_int_equal(sh.kind, SHK_HELLO);
+	assert_int_equal(sh.version, V_TLS12);
+	assert_int_equal(sh.cipher, 0xC02F);
+	assert_true(sh.reneg_info);
+	assert_int_equal(sh.group, 0x001d);
+	assert_int_equal(sh_parse(alert, sizeof(alert), &sh), SH_DONE);
+	assert_int_equal(sh.kind, SHK_ALERT);
+	assert_int_equal(sh.alert_desc, 70);
+	assert_int_equal(sh_parse(garbage, sizeof(garbage) - 1, &sh), SH_BAD);
+}
+
+static void test_suites_and_dh(void **state)
+{
+	bool rfc7919 = false;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+	EVP_PKEY *pk = NULL;
+	BIGNUM *p = NULL;
+	unsigned char buf[512];
+	int len;
+	OSSL_PARAM params[] = {OSSL_PARAM_utf8_string("group", (char *)"ffdhe3072", 0), OSSL_PARAM_END};
+
+	(void)state;
+	assert_true(suite_flags(0x000A) & SUITE_3DES);
+	assert_false(suite_flags(0x000A) & SUITE_FS);
+	assert_true(suite_flags(0xC030) & SUITE_FS);
+	assert_true(suite_flags(0xC030) & SUITE_AEAD);
+	assert_true(suite_flags(0x0034) & SUITE_ANON);
+	assert_true(suite_flags(0x0003) & SUITE_EXPORT);
+	assert_true(suite_flags(0x1301) & SUITE_TLS13);
+	assert_true(suite_flags(0x0031) & SUITE_STATIC_DH);
+	assert_non_null(strstr(suite_weakness(suite_flags(0x0005)), "RC4"));
+	assert_int_equal(EVP_PKEY_paramgen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_params(ctx, params), 1);
+	assert_int_equal(EVP_PKEY_paramgen(ctx, &pk), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(pk, "p", &p), 1);
+	len = BN_bn2bin(p, buf);
+	assert_non_null(dh_known_name(buf, (size_t)len, &rfc7919));
+	assert_true(rfc7919);
+	buf[len - 1] ^= 2; /* any other prime is custom */
+	assert_null(dh_known_name(buf, (size_t)len, &rfc7919));
+	BN_free(p);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+}
+
+/* ---------------------------------------------------------------- verdicts per role */
+
+static bool has(const struct port_result *r, const char *id, enum severity sev)
+{
+	for (size_t i = 0; i < r->findings.n; i++)
+		if (strcmp(r->findings.v[i].id, id) == 0 && r->findings.v[i].sev == sev)
+			return true;
+	return false;
+}
+
+static void weak_facts(struct port_result *r, enum role role)
+{
+	memset(r, 0, sizeof(*r));
+	port_spec_from_role(&r->spec, role, "postfix");
+	r->status = PORT_TESTED;
+	r->scanned = true;
+	r->mail.plain_done = true;
+	r->mail.starttls_offered = true;
+	r->mail.enforced = role == ROLE_MX ? -1 : 0;
+	r->mail.enforce_reply = xstrdup("250 2.1.0 Ok");
+	r->mail.injection = 0;
+	r->scan.proto[SCAN_TLS10].version = V_TLS10;
+	r->scan.proto[SCAN_TLS10].accepted = 1;
+	r->scan.proto[SCAN_TLS10].suites[0] = 0x000A; /* 3DES */
+	r->scan.proto[SCAN_TLS10].n_suites = 1;
+	r->scan.proto[SCAN_TLS12].version = V_TLS12;
+	r->scan.proto[SCAN_TLS12].accepted = 1;
+	r->scan.proto[SCAN_TLS12].suites[0] = 0xC02F;
+	r->scan.proto[SCAN_TLS12].n_suites = 1;
+	r->scan.secure_reneg = 1;
+	r->scan.compression = 0;
+}
+
+static void test_judge_roles(void **state)
+{
+	struct selftest_opts o = {.host = "mail.example", .profile = profile_by_name("intermediate")};
+	struct port_result mx, sub;
+
+	(void)state;
+	weak_facts(&mx, ROLE_MX);
+	selftest_judge(&o, &mx);
+	/* port 25: weak-but-TLS is not a failure */
+	assert_true(has(&mx, "tls.protocol.TLSv1.0", SEV_INFO));
+	assert_true(has(&mx, "tls.suites.3des", SEV_INFO));
+	assert_int_equal(selftest_exit_code(&mx, 1), 0);
+	weak_facts(&sub, ROLE_SUBMISSION);
+	selftest_judge(&o, &sub);
+	assert_true(has(&sub, "tls.protocol.TLSv1.0", SEV_HIGH));
+	assert_true(has(&sub, "tls.suites.3des", SEV_HIGH));
+	assert_true(has(&sub, "mail.tls_not_enforced", SEV_HIGH));
+	assert_int_equal(selftest_exit_code(&sub, 1), 1);
+	sub.mail.auth_before_tls = true;
+	findings_free(&sub.findings);
+	selftest_judge(&o, &sub);
+	assert_true(has(&sub, "mail.auth_before_tls", SEV_CRITICAL));
+	assert_int_equal(selftest_exit_code(&sub, 1), 2);
+	/* no STARTTLS: a failure on port 25 too */
+	mx.mail.starttls_offered = false;
+	mx.scanned = false;
+	findings_free(&mx.findings);
+	selftest_judge(&o, &mx);
+	assert_true(has(&mx, "mail.starttls.missing", SEV_CRITICAL));
+	port_result_free(&mx);
+	port_result_free(&sub);
+}
+
+/* ---------------------------------------------------------------- a real TLS server */
+
+static SSL_CTX *server_ctx(void)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
+	X509_set_pubkey(x, pk);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)"localhost", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, pk, EVP_sha256());
+	SSL_CTX_use_certificate(ctx, x);
+	SSL_CTX_use_PrivateKey(ctx, pk);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return ctx;
+}
+
+struct srv {
+	int lfd;
+	int port;
+	SSL_CTX *ctx;
+	bool smtp;        /* STARTTLS dialogue first */
+	bool vulnerable;  /* keeps plaintext read before TLS and executes it inside */
+	int conns;
+};
+
+static int listen_any(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	listen(fd, 16);
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void put(int fd, SSL *ssl, const char *s)
+{
+	if (ssl)
+		SSL_write(ssl, s, (int)strlen(s));
+	else
+		(void)!write(fd, s, strlen(s));
+}
+
+/* A line-at-a-time SMTP server whose input buffer survives STARTTLS when
+ * vulnerable: exactly the CVE-2011-0411 bug. */
+static void serve_smtp(struct srv *s, int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+	SSL *ssl = NULL;
+
+	put(fd, NULL, "220 test ESMTP\r\n");
+	for (;;) {
+		char *nl;
+		int n;
+
+		while ((nl = memchr(buf, '\n', len)) == NULL) {
+			n = ssl ? SSL_read(ssl, buf + len, (int)(sizeof(buf) - len)) : (int)read(fd, buf + len, sizeof(buf) - len);
+			if (n <= 0)
+				goto out;
+			len += (size_t)n;
+		}
+		*nl = '\0';
+		if (strncmp(buf, "EHLO", 4) == 0)
+			put(fd, ssl, ssl ? "250-test\r\n250 AUTH PLAIN\r\n" : "250-test\r\n250 STARTTLS\r\n");
+		else if (strncmp(buf, "STARTTLS", 8) == 0) {
+			put(fd, NULL, "220 go ahead\r\n");
+			memmove(buf, nl + 1, len - (size_t)(nl + 1 - buf));
+			len -= (size_t)(nl + 1 - buf);
+			if (!s->vulnerable)
+				len = 0;
+			ssl = SSL_new(s->ctx);
+			SSL_set_fd(ssl, fd);
+			if (SSL_accept(ssl) != 1)
+				goto out;
+			continue;
+		} else if (strncmp(buf, "QUIT", 4) == 0) {
+			put(fd, ssl, "221 bye\r\n");
+			/* close only after the client did: closing with its data
+			 * unread would reset the connection before it read 221 */
+			if (ssl)
+				SSL_shutdown(ssl);
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+			goto out;
+		} else
+			put(fd, ssl, "250 ok\r\n");
+		memmove(buf, nl + 1, len - (size_t)(nl + 1 - buf));
+		len -= (size_t)(nl + 1 - buf);
+	}
+out:
+	SSL_free(ssl);
+}
+
+static void *server_main(void *arg)
+{
+	struct srv *s = arg;
+	int fd;
+
+	while ((fd = accept(s->lfd, NULL, NULL)) >= 0) {
+		s->conns++;
+		if (s->smtp) {
+			serve_smtp(s, fd);
+		} else {
+			SSL *ssl = SSL_new(s->ctx);
+
+			SSL_set_fd(ssl, fd);
+			SSL_accept(ssl);
+			SSL_free(ssl);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void start(struct srv *s, pthread_t *th)
+{
+	s->ctx = server_ctx();
+	s->lfd = listen_any(&s->port);
+	pthread_create(th, NULL, server_main, s);
+}
+
+static void stop(struct srv *s, pthread_t th)
+{
+	shutdown(s->lfd, SHUT_RDWR);
+	close(s->lfd);
+	pthread_join(th, NULL);
+	SSL_CTX_free(s->ctx);
+}
+
+static void test_scan_real_tls(void **state)
+{
+	struct srv s = {0};
+	pthread_t th;
+	struct target t = {.host = (char *)"127.0.0.1", .proto = PROTO_IMAP, .implicit_tls = true, .timeout_ms = 3000};
+	struct tls_scan scan;
+	struct error e;
+
+	(void)state;
+	start(&s, &th);
+	t.port = s.port;
+	assert_int_equal(tls_scan_run(&t, &scan, &e), 0);
+	stop(&s, th);
+	assert_int_equal(scan.proto[SCAN_TLS11].accepted, 0);
+	assert_int_equal(scan.proto[SCAN_SSL3].accepted, 0);
+	assert_int_equal(scan.proto[SCAN_SSL2].accepted, 0);
+	assert_int_equal(scan.proto[SCAN_TLS12].accepted, 1);
+	assert_int_equal(scan.proto[SCAN_TLS13].accepted, 1);
+	/* OpenSSL's default TLS 1.3 suites, found through HelloRetryRequests */
+	assert_int_equal(scan.proto[SCAN_TLS13].n_suites, 3);
+	/* an ECDSA key: only ECDHE-ECDSA suites for TLS 1.2 */
+	for (size_t i = 0; i < scan.proto[SCAN_TLS12].n_suites; i++)
+		assert_non_null(strstr(suite_by_code(scan.proto[SCAN_TLS12].suites[i])->name, "ECDSA"));
+	assert_true(scan.n_groups >= 3);
+	assert_int_equal(scan.secure_reneg, 1);
+	assert_int_equal(scan.compression, 0);
+	assert_int_equal(scan.errors, 0);
+	assert_int_equal((int)scan.connections, s.conns);
+}
+
+static void injection_case(bool vulnerable, int want)
+{
+	struct srv s = {.smtp = true, .vulnerable = vulnerable};
+	pthread_t th;
+	struct target t = {.host = (char *)"127.0.0.1", .proto = PROTO_SMTP, .timeout_ms = 3000};
+	struct mail_facts m = {0};
+	struct error e;
+	SSL_CTX *ctx = probe_ctx_new(NULL, &e);
+
+	start(&s, &th);
+	t.port = s.port;
+	if (mail_check_injection(&t, ctx, &m, &e) != 0)
+		fail_msg("injection probe (vulnerable=%d): %s", vulnerable, e.msg);
+	stop(&s, th);
+	assert_int_equal(m.injection, want);
+	mail_facts_free(&m);
+	SSL_CTX_free(ctx);
+}
+
+static void test_injection(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	injection_case(true, 1);
+	injection_case(false, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reply_smtp),
+		cmocka_unit_test(test_reply_imap_pop3),
+		cmocka_unit_test(test_reply_limits),
+		cmocka_unit_test(test_sh_parse),
+		cmocka_unit_test(test_suites_and_dh),
+		cmocka_unit_test(test_judge_roles),
+		cmocka_unit_test(test_scan_real_tls),
+		cmocka_unit_test(test_injection),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
