@@ -6,7 +6,8 @@
 set -euo pipefail
 
 PKGS="build-essential pkg-config libssl-dev libjansson-dev libcmocka-dev dialog
-libncurses-dev gettext tmux debootstrap zstd sslscan locales openssl ca-certificates perl"
+libncurses-dev gettext tmux debootstrap zstd sslscan locales openssl ca-certificates perl
+clang libclang-rt-14-dev testssl.sh"
 
 die() { printf 'install-deps: %s\n' "$*" >&2; exit 1; }
 
