@@ -7,7 +7,7 @@ set -euo pipefail
 
 PKGS="build-essential pkg-config libssl-dev libjansson-dev libcmocka-dev dialog
 libncurses-dev gettext tmux debootstrap zstd sslscan locales openssl ca-certificates perl
-clang libclang-rt-14-dev testssl.sh"
+clang libclang-rt-14-dev testssl.sh jq python3"
 
 die() { printf 'install-deps: %s\n' "$*" >&2; exit 1; }
 

@@ -31,6 +31,9 @@ struct cli_opts {
 	struct strlist server_versions;
 	/* selftest */
 	const char *host, *port, *proto, *tls, *servername, *cafile, *timeout, *jobs, *source;
+	/* dhparam, cert */
+	const char *bits, *out, *name, *out_cert, *out_key;
+	bool fresh, rsa;
 	struct strlist args; /* positional arguments after the verb */
 };
 
@@ -40,5 +43,7 @@ int cli_apply(struct env *env, const struct cli_opts *o);
 int cli_history(struct env *env, const struct cli_opts *o);
 int cli_rollback(struct env *env, const struct cli_opts *o);
 int cli_selftest(struct env *env, const struct cli_opts *o);
+int cli_dhparam(struct env *env, const struct cli_opts *o);
+int cli_cert(struct env *env, const struct cli_opts *o);
 
 #endif

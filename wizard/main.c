@@ -9,7 +9,9 @@
 
 #include "../core/common.h"
 #include "../core/env.h"
+#include "answers.h"
 #include "cli.h"
+#include "flow.h"
 
 #ifndef LOCALEDIR
 #define LOCALEDIR "/usr/share/locale"
@@ -32,13 +34,20 @@ static void usage(FILE *f)
 {
 	fputs(_("Usage: mailharden [VERB] [OPTIONS]\n"
 		"\n"
+		"Without a verb, the wizard asks its questions (full screen on a terminal,\n"
+		"numbered prompts with --text, TERM=dumb or without a terminal).\n"
+		"\n"
 		"Verbs:\n"
+		"  wizard            the interactive wizard (the default)\n"
+		"  answers           print a filled example of an --answers file\n"
 		"  detect            show the mail servers found, their versions and ports\n"
 		"  plan              print the diff of what apply would change; writes nothing\n"
 		"  apply             validate, checkpoint, write, reload (rolls back on failure)\n"
 		"  history           list checkpoints\n"
 		"  rollback [ID]     restore the files of a checkpoint (default: the newest)\n"
 		"  selftest          prove the live TLS of every mail port (see --host, --port)\n"
+		"  dhparam           write DH parameters: an RFC 7919 group, or --fresh ones\n"
+		"  cert inspect|selfsigned|tlsa   check a certificate, make a lab one, DANE records\n"
 		"\n"
 		"Options:\n"
 		"  --root DIR              work on a copy of / under DIR (lab mode: no reload)\n"
@@ -54,7 +63,13 @@ static void usage(FILE *f)
 		"  --yes                   apply without asking\n"
 		"  --no-reload             write, but do not reload the server\n"
 		"  --force                 roll back even files changed since the checkpoint\n"
-		"  --json                  machine-readable output (detect, history)\n"
+		"  --json                  machine-readable output (detect, history, selftest)\n"
+		"  --text                  wizard: numbered prompts instead of full screen\n"
+		"  --answers FILE          wizard: take answers from FILE (key = value)\n"
+		"  --non-interactive       wizard: a missing answer is an error\n"
+		"  selftest: --host H --port P[/ROLE],... --proto smtp|imap|pop3\n"
+		"            --tls starttls|implicit --servername N --cafile F\n"
+		"            --timeout S --jobs N --source ADDR\n"
 		"  --help, --version\n"), f);
 }
 
@@ -65,6 +80,7 @@ enum {
 	OPT_SELFTEST_HOST, OPT_SELFTEST_PORT, OPT_SELFTEST_PROTO, OPT_SELFTEST_TLS,
 	OPT_SELFTEST_SERVERNAME, OPT_SELFTEST_CAFILE, OPT_SELFTEST_TIMEOUT, OPT_SELFTEST_JOBS,
 	OPT_SELFTEST_SOURCE,
+	OPT_BITS, OPT_FRESH, OPT_OUT, OPT_NAME, OPT_RSA, OPT_OUT_CERT, OPT_OUT_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +110,13 @@ static const struct option long_opts[] = {
 	{"timeout", required_argument, NULL, OPT_SELFTEST_TIMEOUT},
 	{"jobs", required_argument, NULL, OPT_SELFTEST_JOBS},
 	{"source", required_argument, NULL, OPT_SELFTEST_SOURCE},
+	{"bits", required_argument, NULL, OPT_BITS},
+	{"fresh", no_argument, NULL, OPT_FRESH},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"rsa", no_argument, NULL, OPT_RSA},
+	{"out-cert", required_argument, NULL, OPT_OUT_CERT},
+	{"out-key", required_argument, NULL, OPT_OUT_KEY},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -128,6 +151,13 @@ static int parse_opt(int c, struct cli_opts *o)
 	case OPT_SELFTEST_TIMEOUT: o->timeout = optarg; break;
 	case OPT_SELFTEST_JOBS: o->jobs = optarg; break;
 	case OPT_SELFTEST_SOURCE: o->source = optarg; break;
+	case OPT_BITS: o->bits = optarg; break;
+	case OPT_FRESH: o->fresh = true; break;
+	case OPT_OUT: o->out = optarg; break;
+	case OPT_NAME: o->name = optarg; break;
+	case OPT_RSA: o->rsa = true; break;
+	case OPT_OUT_CERT: o->out_cert = optarg; break;
+	case OPT_OUT_KEY: o->out_key = optarg; break;
 	case 'h': usage(stdout); return 1;
 	case OPT_VERSION: printf("mailharden %s\n", MH_VERSION); return 1;
 	default: return -1;
@@ -158,7 +188,11 @@ static const struct verb verbs[] = {
 	{"apply", cli_apply},
 	{"history", cli_history},
 	{"rollback", cli_rollback},
+	{"wizard", cli_wizard},
+	{"answers", cli_answers},
 	{"selftest", cli_selftest},
+	{"dhparam", cli_dhparam},
+	{"cert", cli_cert},
 };
 
 static const struct verb *find_verb(const char *name)
@@ -195,11 +229,8 @@ static int run(struct cli_opts *o)
 	char *verb;
 	int rc;
 
-	if (o->args.n == 0) {
-		/* the interactive wizard arrives with its own front ends; until
-		 * then, show what was found and how to go on */
-		sl_add(&o->args, "detect");
-	}
+	if (o->args.n == 0)
+		sl_add(&o->args, "wizard");
 	verb = o->args.v[0];
 	v = find_verb(verb);
 	if (v == NULL) {

@@ -1,0 +1,78 @@
+/*
+ * flow.h - the wizard: the questions, their order and the way back,
+ * independent of how a screen is drawn (frontend.h).
+ *
+ *   welcome -> servers -> roles (per server) -> compatibility (profile)
+ *           -> certificate -> DH (only for profiles with DHE) -> review
+ *           -> apply (gauge) -> summary
+ *
+ * Nothing is written before the user chooses Apply on the review; the
+ * writing is engine_apply()'s, as for `mailharden apply`.
+ */
+#ifndef MH_FLOW_H
+#define MH_FLOW_H
+
+#include <stdbool.h>
+
+#include "../backends/backend.h"
+#include "answers.h"
+#include "cli.h"
+#include "frontend.h"
+
+enum wizard_outcome {
+	WIZARD_APPLIED,   /* every chosen server applied */
+	WIZARD_NOTHING,   /* nothing to change, or apply = no */
+	WIZARD_CANCELLED, /* the user quit; nothing written */
+	WIZARD_FAILED,    /* an error (e says it); a failed apply rolled back */
+};
+
+/* The engine call, replaceable so the flow can be tested without a server. */
+typedef int (*wizard_apply_fn)(const struct env *env, const struct plan *p,
+			       const struct apply_opts *o, struct apply_result *r,
+			       struct error *e);
+
+struct wizard_opts {
+	const struct answers_file *preset; /* NULL: ask everything */
+	bool non_interactive;              /* a missing answer is an error */
+	bool no_reload;
+	wizard_apply_fn apply;             /* NULL: engine_apply */
+};
+
+struct wizard_result {
+	enum wizard_outcome outcome;
+	struct strlist servers;     /* backend names chosen */
+	struct strlist roles;       /* per server, "mx,submission" */
+	const struct profile *profile;
+	char *cert, *key, *dh;      /* NULL: keep / none */
+	struct strlist checkpoints; /* one id per applied server */
+	struct strlist summary;     /* translated lines shown at the end */
+};
+
+int wizard_run(const struct env *env, struct frontend *fe, const struct wizard_opts *o,
+	       struct wizard_result *r, struct error *e);
+void wizard_result_free(struct wizard_result *r);
+
+/* The `wizard` verb (and `mailharden` with no verb): picks the front end. */
+int cli_wizard(struct env *env, const struct cli_opts *o);
+
+/* Roles offered when the current config serves none. */
+unsigned wizard_default_roles(const struct backend *b);
+
+/* A certificate found on the host, with the key that sits next to it. */
+struct cert_candidate {
+	char *cert; /* server paths */
+	char *key;
+	char *origin; /* translated: "Let's Encrypt", "/etc/ssl" */
+};
+/* Let's Encrypt live directories and /etc/ssl under env->root, each with a
+ * key found beside it; sorted, deterministic. */
+size_t cert_candidates(const struct env *env, struct cert_candidate **out);
+void cert_candidates_free(struct cert_candidate *c, size_t n);
+
+/* explain.c: what a "name = value" line of plan->settings does and why,
+ * translated; a generic sentence for names it does not know. */
+const char *explain_setting(const char *setting_line);
+/* The whole Explain text for a set of plans. */
+char *explain_plans(const struct plan *const *plans, size_t n);
+
+#endif
