@@ -159,23 +159,6 @@ static void strip_comment(char *line)
 	}
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-static const char *base_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
 
 static void protocols_assign(struct conf *c, const char *value)
 {
@@ -325,7 +308,7 @@ static void conf_include(struct conf *c, const char *file, char *line, int level
 	pattern = unquote(trim(line + strcspn(line, " \t")));
 	if (*pattern == '\0' || level >= INCLUDE_DEPTH_MAX)
 		return;
-	dir = dir_of(file);
+	dir = path_dir(file);
 	server_pattern = pattern[0] == '/' ? xstrdup(pattern) : path_join(dir, pattern);
 	free(dir);
 	reaches_dropin = c->dropin && c->depth == 0 &&
@@ -677,7 +660,7 @@ static int dovecot_detect_config(const struct env *env, struct server_info *si)
 	for (size_t i = 0; config_candidates[i]; i++) {
 		if (env_exists(env, config_candidates[i])) {
 			si->config_file = xstrdup(config_candidates[i]);
-			si->config_dir = dir_of(config_candidates[i]);
+			si->config_dir = path_dir(config_candidates[i]);
 			return 1;
 		}
 	}
@@ -952,7 +935,7 @@ static char *template_name(enum generation gen)
 static int read_current(const struct env *env, const char *server_path, bool *existed,
 			char **text, size_t *len, struct error *e)
 {
-	char *dir = dir_of(server_path);
+	char *dir = path_dir(server_path);
 	int rc = 0;
 
 	*existed = env_exists(env, server_path);
@@ -1272,7 +1255,7 @@ static bool host_user_mismatch(const struct env *env, const struct server_info *
 static int run_doveconf(const struct env *env, const struct server_info *si, const char *flag,
 			const char *stage_dir, struct error *e)
 {
-	char *stage_conf = path_join(stage_dir, base_of(si->config_file));
+	char *stage_conf = path_join(stage_dir, path_base(si->config_file));
 	char *tool_conf = server_tool_path(env, si, stage_conf);
 	char *tool_stage = server_tool_path(env, si, stage_dir);
 	const char *argv[] = {si->binary, flag, "-c", tool_conf, NULL};
@@ -1301,7 +1284,7 @@ static int dovecot_validate(const struct env *env, const struct server_info *si,
 	for (size_t i = 0; i < p->n_changes; i++) {
 		const struct file_change *fc = &p->changes[i];
 
-		if (strcmp(base_of(fc->path), DROPIN_NAME) == 0 &&
+		if (strcmp(path_base(fc->path), DROPIN_NAME) == 0 &&
 		    lint_dropin(env, si, fc->path, fc->new_text, e) < 0)
 			return -1;
 	}

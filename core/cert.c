@@ -5,6 +5,7 @@
  * the self-test show the same words for the same problem.
  */
 #include "cert.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -613,24 +614,8 @@ int cert_make_selfsigned(const char *host, bool rsa, int days, char **cert_pem,
 static int write_one(const struct env *env, const char *server_path, const char *pem,
 		     mode_t mode, struct error *e)
 {
-	struct file_meta meta = {0, 0, mode, NULL};
-	char *host;
-	int rc = 0;
-
-	if (!text_is_clean(server_path) || server_path[0] == '\0')
-		return err_set(e, "%s", _("a file name is empty or contains a control character"));
-	if (env->root[0] != '\0' && server_path[0] != '/')
-		return err_set(e, _("%s: with --root, give the path as the server sees it (absolute)"),
-			       server_path);
-	if (geteuid() != 0) {
-		meta.uid = geteuid();
-		meta.gid = getegid();
-	}
-	host = env_host_path(env, server_path);
-	if (fs_replace(host, pem, strlen(pem), &meta) < 0)
-		rc = err_sys(e, _("cannot write %s"), server_path);
-	free(host);
-	return rc;
+	return txn_write_file(env, server_path, _("a certificate or key file"), pem,
+			      strlen(pem), mode, e);
 }
 
 int cert_write_pair(const struct env *env, const char *cert_path, const char *cert_pem,

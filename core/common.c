@@ -291,6 +291,24 @@ int read_file(const char *path, char **data, size_t *len, struct error *e)
 	return 0;
 }
 
+char *path_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+const char *path_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 char *path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a);

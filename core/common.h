@@ -89,6 +89,11 @@ bool text_is_clean(const char *s);
  * result is NUL-terminated, *len excludes the NUL. */
 int read_file(const char *path, char **data, size_t *len, struct error *e);
 
+/* The directory part of path ("/etc/postfix" for "/etc/postfix/main.cf";
+ * "/" and "." at the ends), a new string; and the last component. */
+char *path_dir(const char *path);
+const char *path_base(const char *path);
+
 /* Joins a and b with exactly one '/'. */
 char *path_join(const char *a, const char *b);
 

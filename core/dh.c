@@ -11,6 +11,7 @@
  * is then proved with BN_check_prime and EVP_PKEY_param_check.
  */
 #include "dh.h"
+#include "txn.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -804,23 +805,5 @@ int dh_generate_pem(int bits, const struct dh_gen_opts *o, char **pem, struct er
 int dh_write(const struct env *env, const char *server_path, const char *pem,
 	     struct error *e)
 {
-	struct file_meta meta = {0, 0, 0644, NULL};
-	char *host;
-	int rc = 0;
-
-	if (!text_is_clean(server_path) || server_path[0] == '\0')
-		return err_set(e, "%s", _("the DH file name is empty or contains a control character"));
-	if (env->root[0] != '\0' && server_path[0] != '/')
-		return err_set(e, _("%s: with --root, give the path as the server sees it (absolute)"),
-			       server_path);
-	/* an unprivileged lab run cannot give files to root */
-	if (geteuid() != 0) {
-		meta.uid = geteuid();
-		meta.gid = getegid();
-	}
-	host = env_host_path(env, server_path);
-	if (fs_replace(host, pem, strlen(pem), &meta) < 0)
-		rc = err_sys(e, _("cannot write %s"), server_path);
-	free(host);
-	return rc;
+	return txn_write_file(env, server_path, _("the DH file"), pem, strlen(pem), 0644, e);
 }

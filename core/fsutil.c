@@ -73,27 +73,10 @@ int fs_fsync_dir(const char *dir)
 	return close(fd);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-static const char *base_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
 
 int fs_fsync_parent(const char *path)
 {
-	char *dir = dir_of(path);
+	char *dir = path_dir(path);
 	int rc = fs_fsync_dir(dir);
 
 	free(dir);
@@ -206,9 +189,9 @@ static int set_meta(int fd, const struct file_meta *meta)
 
 static char *temp_template(const char *path)
 {
-	char *dir = dir_of(path);
+	char *dir = path_dir(path);
 	char *tmpl = xasprintf("%s/.%.200s.mh-XXXXXX", strcmp(dir, "/") ? dir : "",
-			       base_of(path));
+			       path_base(path));
 
 	free(dir);
 	return tmpl;
@@ -263,8 +246,8 @@ int fs_write_new(const char *path, const void *data, size_t len, mode_t mode)
 
 void fs_remove_stale_temps(const char *path)
 {
-	char *dir = dir_of(path);
-	char *prefix = xasprintf(".%.200s.mh-", base_of(path));
+	char *dir = path_dir(path);
+	char *prefix = xasprintf(".%.200s.mh-", path_base(path));
 	size_t plen = strlen(prefix);
 	DIR *d = opendir(dir);
 	struct dirent *de;

@@ -312,6 +312,30 @@ static int txn_target(struct txn *t, const char *path, char **real, struct error
 static int resolve_allowed(const struct env *env, const char *dir, char **out,
 			   struct error *e);
 
+int txn_write_file(const struct env *env, const char *server_path, const char *what,
+		   const void *data, size_t len, mode_t mode, struct error *e)
+{
+	struct file_meta meta = {0, 0, mode, NULL};
+	char *host;
+	int rc = 0;
+
+	if (!text_is_clean(server_path) || server_path[0] == '\0')
+		return err_set(e, _("the name of %s is empty or contains a control character"), what);
+	if (env->root[0] != '\0' && server_path[0] != '/')
+		return err_set(e, _("%s: with --root, give the path as the server sees it (absolute)"),
+			       server_path);
+	/* an unprivileged lab run cannot give files to root */
+	if (geteuid() != 0) {
+		meta.uid = geteuid();
+		meta.gid = getegid();
+	}
+	host = env_host_path(env, server_path);
+	if (fs_replace(host, data, len, &meta) < 0)
+		rc = err_sys(e, _("cannot write %s"), server_path);
+	free(host);
+	return rc;
+}
+
 int txn_read(const struct env *env, const char *server_path, const char *allowed_dir,
 	     char **data, size_t *len, struct error *e)
 {

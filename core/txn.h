@@ -92,6 +92,15 @@ void txn_free(struct txn *t);
 int txn_read(const struct env *env, const char *server_path, const char *allowed_dir,
 	     char **data, size_t *len, struct error *e);
 
+/*
+ * Writes a file that belongs to no checkpoint (DH parameters, a lab
+ * certificate) atomically with the given mode; owner root, or the caller
+ * when not running as root (a lab).  server_path must be absolute with
+ * --root.  what names the file in errors ("the DH file").
+ */
+int txn_write_file(const struct env *env, const char *server_path, const char *what,
+		   const void *data, size_t len, mode_t mode, struct error *e);
+
 struct checkpoint_file {
 	char *path;        /* server path */
 	bool existed;
