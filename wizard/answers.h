@@ -9,7 +9,7 @@
  *   profile       = intermediate
  *   cert          = /etc/letsencrypt/live/mail.example.org/fullchain.pem   (or "keep")
  *   key           = /etc/letsencrypt/live/mail.example.org/privkey.pem
- *   dh            = none                                                   (or a file)
+ *   dh            = none                                (or a file, or "rfc7919": the named group, written on apply)
  *   apply         = yes
  */
 #ifndef MH_ANSWERS_H

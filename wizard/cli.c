@@ -416,38 +416,41 @@ static int reload_touched(const struct env *env, const struct strlist *restored,
 	return rc;
 }
 
-int cli_rollback(struct env *env, const struct cli_opts *o)
+int rollback_run(const struct env *env, const char *id, bool force, bool reload,
+		 struct strlist *restored, struct strlist *recovered, struct error *e)
 {
 	struct txn_lock *lk = NULL;
+	int rc;
+
+	if (txn_lock(env, &lk, e) < 0)
+		return -1;
+	rc = txn_recover(env, recovered, e) < 0 ||
+	     checkpoint_rollback(env, id, force, restored, e) < 0 ? -1 : 0;
+	if (rc == 0 && reload && !env->lab && reload_touched(env, restored, e) < 0)
+		rc = -2;
+	txn_unlock(lk);
+	return rc;
+}
+
+int cli_rollback(struct env *env, const struct cli_opts *o)
+{
 	struct strlist restored = STRLIST_INIT, recovered = STRLIST_INIT;
 	struct error e = {{0}};
 	const char *id = o->args.n > 0 ? o->args.v[0] : NULL;
-	int rc = EXIT_OK;
+	int rc;
 
 	if (o->args.n > 1) {
 		msg_error("%s", _("rollback takes at most one checkpoint id"));
 		return EXIT_USAGE;
 	}
-	if (txn_lock(env, &lk, &e) < 0) {
+	rc = rollback_run(env, id, o->force, !o->no_reload, &restored, &recovered, &e);
+	print_notes(&recovered);
+	/* -2: restored, but a reload failed */
+	for (size_t i = 0; rc != -1 && i < restored.n; i++)
+		printf(_("restored %s\n"), restored.v[i]);
+	if (rc < 0)
 		print_error(&e);
-		return EXIT_ERROR;
-	}
-	if (txn_recover(env, &recovered, &e) < 0 ||
-	    checkpoint_rollback(env, id, o->force, &restored, &e) < 0) {
-		print_notes(&recovered);
-		print_error(&e);
-		rc = EXIT_ERROR;
-	} else {
-		print_notes(&recovered);
-		for (size_t i = 0; i < restored.n; i++)
-			printf(_("restored %s\n"), restored.v[i]);
-		if (!env->lab && !o->no_reload && reload_touched(env, &restored, &e) < 0) {
-			print_error(&e);
-			rc = EXIT_ERROR;
-		}
-	}
-	txn_unlock(lk);
 	sl_free(&restored);
 	sl_free(&recovered);
-	return rc;
+	return rc < 0 ? EXIT_ERROR : EXIT_OK;
 }

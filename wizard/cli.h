@@ -42,6 +42,12 @@ int cli_plan(struct env *env, const struct cli_opts *o);
 int cli_apply(struct env *env, const struct cli_opts *o);
 int cli_history(struct env *env, const struct cli_opts *o);
 int cli_rollback(struct env *env, const struct cli_opts *o);
+/* The engine part of `rollback`, shared with the wizard: under the lock,
+ * recovers an interrupted transaction, restores checkpoint id (NULL: the
+ * latest) and, on a live system with reload, reloads the servers touched.
+ * Returns 0, -1 (nothing restored) or -2 (restored, a reload failed). */
+int rollback_run(const struct env *env, const char *id, bool force, bool reload,
+		 struct strlist *restored, struct strlist *recovered, struct error *e);
 int cli_selftest(struct env *env, const struct cli_opts *o);
 int cli_dhparam(struct env *env, const struct cli_opts *o);
 int cli_cert(struct env *env, const struct cli_opts *o);

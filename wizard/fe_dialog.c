@@ -146,6 +146,11 @@ static enum fe_rc fd_yesno(struct frontend *fe, const struct fe_screen *s)
 	prepare(fe, s);
 	dialog_vars.yes_label = (char *)_("Yes");
 	dialog_vars.no_label = (char *)_("No");
+	/* dialog(1)'s --defaultno sets both: yesno reads default_button */
+	if (s->default_no) {
+		dialog_vars.defaultno = true;
+		dialog_vars.default_button = DLG_EXIT_CANCEL;
+	}
 	rc = dialog_yesno(s->title, s->text, 0, 0);
 	dlg_restore_vars(&saved);
 	if (rc == DLG_EXIT_OK)
@@ -394,6 +399,19 @@ static void fd_gauge(struct frontend *fe, const char *title, int percent, const 
 	dlg_restore_vars(&saved);
 }
 
+/* The gauge draws and returns, so a key waits in curses' queue: look
+ * without blocking. */
+static bool fd_gauge_cancelled(struct frontend *fe)
+{
+	int ch;
+
+	(void)fe;
+	nodelay(stdscr, TRUE);
+	ch = getch();
+	nodelay(stdscr, FALSE);
+	return ch == 27; /* Esc */
+}
+
 /* NO_COLOR (no-color.org): present and not empty means no colours. */
 static bool no_color(void)
 {
@@ -482,5 +500,6 @@ struct frontend *fe_dialog_new(void)
 	fe->input = fd_input;
 	fe->textview = fd_textview;
 	fe->gauge = fd_gauge;
+	fe->gauge_cancelled = fd_gauge_cancelled;
 	return fe;
 }

@@ -17,7 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/cert.h"
+#include "../core/dh.h"
 #include "../core/diff.h"
+#include "../core/fsutil.h"
+#include "../selftest/selftest.h"
 
 #define MAX_SERVERS 8
 
@@ -54,6 +58,7 @@ struct wizard {
 	const struct profile *profile;
 	char *cert, *key, *dh;   /* NULL cert: keep; NULL dh: none */
 	char *typed_cert, *typed_key; /* last paths typed, offered again */
+	char *dh_pem;            /* parameters made here, written only at apply */
 	bool planned;
 };
 
@@ -708,6 +713,100 @@ static int check_cert(struct wizard *w, const char *cert, const char *key)
 	return answers_check(w->env, &a, w->e);
 }
 
+/* The name clients use for this host: /etc/mailname as Debian's MTAs
+ * take it, else the system's. */
+static char *mail_host_name(const struct wizard *w)
+{
+	char *path = env_host_path(w->env, "/etc/mailname"), *data = NULL, buf[256] = "";
+	size_t len;
+
+	if (w->o->host_name)
+		snprintf(buf, sizeof(buf), "%s", w->o->host_name);
+	else if (fs_read(path, &data, &len, NULL) == 0)
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(data, " \t\r\n"), data);
+	if (buf[0] == '\0' && gethostname(buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	free(data);
+	free(path);
+	return cert_hostname_valid(buf) ? xstrdup(buf) : NULL;
+}
+
+/* The inspection's warnings (low and up), one per line; NULL if none. */
+static char *cert_warnings(struct wizard *w, const char *cert, const char *key,
+			   enum severity *worst)
+{
+	char *host = mail_host_name(w);
+	struct cert_inspect_opts io = {.cert_shown = cert, .key_shown = key, .host = host};
+	struct cert_report rep;
+	struct strbuf sb = STRBUF_INIT;
+	struct error e = {{0}};
+
+	io.cert_path = env_host_path(w->env, cert);
+	io.key_path = env_host_path(w->env, key);
+	*worst = SEV_OK;
+	if (cert_inspect(&io, &rep, &e) < 0) {
+		sb_addf(&sb, "%s: %s", severity_label(SEV_HIGH), e.msg);
+		*worst = SEV_HIGH;
+	} else {
+		for (size_t i = 0; i < rep.findings.n; i++) {
+			const struct finding *f = &rep.findings.v[i];
+
+			if (f->sev < SEV_LOW)
+				continue;
+			sb_addf(&sb, "%s%s: %s", sb.len ? "\n" : "", severity_label(f->sev), f->text);
+			if (f->fix)
+				sb_addf(&sb, "\n  %s", f->fix);
+		}
+		*worst = findings_worst(&rep.findings);
+		cert_report_free(&rep);
+	}
+	free((char *)io.cert_path);
+	free((char *)io.key_path);
+	free(host);
+	return sb.len ? sb_detach(&sb) : (sb_free(&sb), NULL);
+}
+
+/* Asks "use it anyway?" when the certificate has warnings; No (the
+ * default for anything high) returns to the choice. */
+static bool cert_accepted(struct wizard *w, const char *cert, const char *key)
+{
+	enum severity worst;
+	char *warn = cert_warnings(w, cert, key, &worst), *text;
+	struct fe_screen s = {.title = _("Certificate warnings"), .default_no = worst >= SEV_HIGH};
+	bool yes;
+
+	if (warn == NULL)
+		return true;
+	text = xasprintf(_("%s:\n%s\n\nUse this certificate anyway?"), cert, warn);
+	s.text = text;
+	s.help = _("These findings come from mailharden's certificate inspection (the same as "
+		   "\"mailharden cert inspect\"). A self-signed certificate is not trusted by "
+		   "other mail servers or clients: the guide says not to use one on an MTA. "
+		   "An expiring certificate, missing intermediates or a name that does not "
+		   "match make clients refuse or warn. Answer No to choose another one.");
+	yes = w->fe->yesno(w->fe, &s) == FE_OK;
+	free(text);
+	free(warn);
+	return yes;
+}
+
+/* A preseeded certificate is not asked about: its warnings are printed. */
+static void cert_warn_printed(struct wizard *w, const char *cert, const char *key)
+{
+	enum severity worst;
+	char *warn = cert_warnings(w, cert, key, &worst);
+
+	if (warn == NULL)
+		return;
+	sl_add_owned(&w->r->summary, xasprintf(_("Certificate %s has warnings:"), cert));
+	for (char *l = strtok(warn, "\n"); l; l = strtok(NULL, "\n")) {
+		sl_add_owned(&w->r->summary, xasprintf("  %s", l));
+		if (strcmp(w->fe->name, "dialog") != 0)
+			msg_warn("%s: %s", cert, l);
+	}
+	free(warn);
+}
+
 /* Asks for a path; GO_NEXT with *out set, or what the user did instead. */
 static enum go ask_path(struct wizard *w, const char *title, const char *text,
 			const char *help, const char *init, char **out)
@@ -738,6 +837,8 @@ static enum go cert_typed(struct wizard *w)
 		set_str(&w->typed_key, key);
 		if (check_cert(w, cert, key) < 0) {
 			error_screen(w, w->e->msg);
+			g = GO_STAY;
+		} else if (!cert_accepted(w, cert, key)) {
 			g = GO_STAY;
 		} else {
 			set_str(&w->cert, cert);
@@ -776,6 +877,8 @@ static enum go cert_pick(struct wizard *w, const struct cert_candidate *c, size_
 		error_screen(w, w->e->msg);
 		return GO_STAY;
 	}
+	if (!cert_accepted(w, c[choice].cert, c[choice].key))
+		return GO_STAY;
 	set_str(&w->cert, c[choice].cert);
 	set_str(&w->key, c[choice].key);
 	w->answered[ST_CERT] = true;
@@ -839,6 +942,7 @@ static enum go step_cert(struct wizard *w)
 		} else {
 			set_str(&w->cert, pc);
 			set_str(&w->key, pk);
+			cert_warn_printed(w, pc, pk);
 		}
 		w->answered[ST_CERT] = w->preset[ST_CERT] = pk != NULL || w->cert == NULL;
 	}
@@ -851,35 +955,155 @@ static enum go step_cert(struct wizard *w)
 
 /* ---- DH parameters (profiles with DHE suites only) ------------------------ */
 
-static enum go dh_ask(struct wizard *w)
+/* Where parameters made by the wizard go (server path). */
+static char *dh_target(const struct wizard *w)
+{
+	return xasprintf("/etc/ssl/mailharden/dh%d.pem", w->profile->dh_bits);
+}
+
+static void dh_keep_pem(struct wizard *w, char *pem)
+{
+	char *target = dh_target(w);
+
+	free(w->dh_pem);
+	w->dh_pem = pem;
+	set_str(&w->dh, target);
+	free(target);
+	w->answered[ST_DH] = true;
+}
+
+static enum go dh_named(struct wizard *w)
+{
+	char *pem = NULL;
+
+	if (dh_named_pem(w->profile->dh_bits, &pem, w->e) < 0) {
+		error_screen(w, w->e->msg);
+		return GO_STAY;
+	}
+	dh_keep_pem(w, pem);
+	return GO_NEXT;
+}
+
+struct dh_gauge {
+	struct wizard *w;
+	char step[160];
+};
+
+static int dh_on_progress(const struct dh_progress *p, void *arg)
+{
+	struct dh_gauge *g = arg;
+	struct frontend *fe = g->w->fe;
+	double pct = p->expected_tests > 0 ? 100.0 * (double)p->tested / p->expected_tests : 0;
+	char step[160];
+
+	/* the search has no end known in advance: stay below 100 until found */
+	if (p->phase == DH_PROVING)
+		pct = 99;
+	else if (pct > 95)
+		pct = 95;
+	if (p->phase == DH_PROVING)
+		snprintf(step, sizeof(step), "%s", _("proving the safe prime"));
+	else
+		snprintf(step, sizeof(step), _("%lu candidates tested, %.0f s (Esc cancels)"),
+			 p->tested, p->elapsed);
+	fe->gauge(fe, _("Fresh DH parameters"), (int)pct, step);
+	return fe->gauge_cancelled && fe->gauge_cancelled(fe);
+}
+
+static enum go dh_fresh(struct wizard *w)
+{
+	struct dh_gauge g = {.w = w};
+	struct dh_gen_opts o = {.progress = dh_on_progress, .arg = &g};
+	char *pem = NULL;
+	int rc = dh_generate_pem(w->profile->dh_bits, &o, &pem, w->e);
+
+	w->fe->gauge(w->fe, _("Fresh DH parameters"), -1, NULL);
+	if (rc == DH_CANCELLED)
+		return GO_STAY; /* nothing was made, nothing is written */
+	if (rc < 0) {
+		error_screen(w, w->e->msg);
+		return GO_STAY;
+	}
+	dh_keep_pem(w, pem);
+	return GO_NEXT;
+}
+
+static enum go dh_file(struct wizard *w)
 {
 	char *path = NULL;
 	enum go g;
+	struct answers a = {.profile = w->profile};
 
 	g = ask_path(w, _("DH parameters"),
-		     _("This profile keeps DHE suites for old clients. Path of a DH parameter "
-		       "file (2048 bits or more), or leave empty to use the server's built-in "
-		       "groups:"),
-		     _("DHE key exchange needs a prime group. RFC 7919 defines standard "
-		       "ffdhe groups; servers that support them need no file. A file made with "
-		       "\"openssl dhparam 2048\" works everywhere. Smaller groups are broken "
+		     _("Path of an existing DH parameter file (PEM, 2048 bits or more):"),
+		     _("The file must hold DH PARAMETERS in PEM form, as written by "
+		       "\"mailharden dhparam\". Groups smaller than 2048 bits are broken "
 		       "(Logjam)."),
-		     w->dh, &path);
+		     w->dh_pem ? NULL : w->dh, &path);
 	if (g != GO_NEXT)
-		return g;
-	if (*path) {
-		struct answers a = {.profile = w->profile, .dh_file = path};
-
-		if (answers_check(w->env, &a, w->e) < 0) {
-			error_screen(w, w->e->msg);
-			free(path);
-			return GO_STAY;
-		}
+		return g == GO_BACK ? GO_STAY : g;
+	a.dh_file = path;
+	if (*path == '\0' || answers_check(w->env, &a, w->e) < 0) {
+		error_screen(w, *path ? w->e->msg : _("Give the path of a file."));
+		free(path);
+		return GO_STAY;
 	}
-	set_str(&w->dh, *path ? path : NULL);
+	free(w->dh_pem);
+	w->dh_pem = NULL;
+	set_str(&w->dh, path);
 	w->answered[ST_DH] = true;
 	free(path);
 	return GO_NEXT;
+}
+
+static char *dh_help(void)
+{
+	return xstrdup(_("DHE key exchange needs a prime group. Today's advice (RFC 7919, and "
+			 "the guide) is a named group: ffdhe2048/3072/4096 are well-known safe "
+			 "primes that clients can recognise, checked by many eyes, so nothing "
+			 "is gained by a secret prime of your own; it is written instantly. "
+			 "Fresh parameters make a new safe prime on every core; it takes from "
+			 "seconds to minutes. Groups below 2048 bits are broken (Logjam). "
+			 "Profiles with only TLS 1.3 and ECDHE suites (modern, intermediate) "
+			 "need no DH file at all. Nothing is written before Apply."));
+}
+
+static enum go dh_ask(struct wizard *w)
+{
+	char *target = dh_target(w), *text, *l_group;
+	struct fe_item items[3];
+	struct fe_screen s = {.title = _("DH parameters"), .back = true};
+	size_t choice = 0;
+	enum fe_rc rc;
+	enum go g;
+
+	l_group = xasprintf(_("RFC 7919 group %s (instant, recommended)"),
+			    dh_group_name(w->profile->dh_bits));
+	items[0] = (struct fe_item){"group", l_group, false, false};
+	items[1] = (struct fe_item){"fresh", _("fresh parameters (slow; progress gauge, Esc "
+					       "cancels)"), false, false};
+	items[2] = (struct fe_item){"file", _("an existing file"), false, false};
+	if (w->answered[ST_DH] && w->dh && w->dh_pem == NULL)
+		s.default_item = 2;
+	text = xasprintf(_("This profile keeps DHE suites for old clients, so the servers need "
+			   "%d-bit DH parameters. They will be written to %s when you apply."),
+			 w->profile->dh_bits, target);
+	s.text = text;
+	s.help = dh_help();
+	rc = w->fe->menu(w->fe, &s, items, ARRAY_LEN(items), &choice);
+	if (rc != FE_OK)
+		g = after_screen(w, rc);
+	else if (choice == 0)
+		g = dh_named(w);
+	else if (choice == 1)
+		g = dh_fresh(w);
+	else
+		g = dh_file(w);
+	free((char *)s.help);
+	free(text);
+	free(l_group);
+	free(target);
+	return g;
 }
 
 static enum go step_dh(struct wizard *w)
@@ -888,6 +1112,14 @@ static enum go step_dh(struct wizard *w)
 
 	if (w->profile == NULL || w->profile->dh_bits == 0)
 		return pass(w);
+	if (p && !w->answered[ST_DH] && strcmp(p, "rfc7919") == 0) {
+		char *pem = NULL;
+
+		if (dh_named_pem(w->profile->dh_bits, &pem, w->e) < 0)
+			return GO_FAIL;
+		dh_keep_pem(w, pem);
+		w->preset[ST_DH] = true;
+	}
 	if (p && !w->answered[ST_DH]) {
 		bool none = *p == '\0' || strcmp(p, "none") == 0;
 		struct answers a = {.profile = w->profile, .dh_file = none ? NULL : p};
@@ -925,6 +1157,16 @@ static void answers_of(const struct wizard *w, const struct wserver *s, struct a
 	a->dh_file = w->profile->dh_bits ? w->dh : NULL;
 }
 
+/* Parameters made here exist only in memory until apply: check the rest. */
+static int answers_check_pending(struct wizard *w, const struct answers *a)
+{
+	struct answers c = *a;
+
+	if (w->dh_pem && c.dh_file && strcmp(c.dh_file, w->dh) == 0)
+		c.dh_file = NULL;
+	return answers_check(w->env, &c, w->e);
+}
+
 static int make_plans(struct wizard *w)
 {
 	plans_free(w);
@@ -936,7 +1178,7 @@ static int make_plans(struct wizard *w)
 			continue;
 		answers_of(w, s, &a);
 		s->plan.server = &s->si;
-		if (answers_check(w->env, &a, w->e) < 0 ||
+		if (answers_check_pending(w, &a) < 0 ||
 		    s->backend->plan(w->env, &s->si, &a, &s->plan, w->e) < 0)
 			return err_prefix(w->e, "%s", s->backend->display_name);
 	}
@@ -1065,6 +1307,9 @@ static char *choices_text(const struct wizard *w)
 	}
 	sb_addf(&sb, "\n%s %s", _("Profile:"), w->profile->name);
 	sb_addf(&sb, "\n%s %s", _("Certificate:"), w->cert ? w->cert : _("keep the current one"));
+	if (w->profile->dh_bits && w->dh)
+		sb_addf(&sb, "\n%s %s%s", _("DH parameters:"), w->dh,
+			w->dh_pem ? _(" (written on Apply)") : "");
 	return sb_detach(&sb);
 }
 
@@ -1290,11 +1535,33 @@ static int apply_one(struct wizard *w, struct wserver *s, struct gauge_ctx *gc)
 	return rc;
 }
 
-static enum go step_apply(struct wizard *w)
+/* Parameters made in the DH step reach the disk only now, after the
+ * review was accepted. */
+static int write_dh(struct wizard *w)
+{
+	char *dir;
+	int rc;
+
+	if (w->dh_pem == NULL || w->profile->dh_bits == 0 || w->dh == NULL)
+		return 0;
+	dir = env_host_path(w->env, "/etc/ssl/mailharden");
+	rc = fs_mkdir_p(dir, 0755);
+	free(dir);
+	if (rc < 0)
+		err_sys(w->e, _("cannot create %s"), "/etc/ssl/mailharden");
+	if (rc < 0 || dh_write(w->env, w->dh, w->dh_pem, w->e) < 0) {
+		sl_add_owned(&w->r->summary, xasprintf(_("not applied: %s"), w->e->msg));
+		return -1;
+	}
+	sl_add_owned(&w->r->summary, xasprintf(_("Wrote DH parameters %s."), w->dh));
+	return 0;
+}
+
+static int apply_all(struct wizard *w)
 {
 	size_t todo = 0, done = 0;
 	struct gauge_ctx gc = {w, _("Applying"), 0, 100};
-	int rc = 0;
+	int rc = write_dh(w);
 
 	for (size_t i = 0; i < w->n_srv; i++)
 		todo += w->srv[i].selected && !plan_is_empty(&w->srv[i].plan);
@@ -1309,8 +1576,114 @@ static enum go step_apply(struct wizard *w)
 		done++;
 	}
 	w->fe->gauge(w->fe, gc.title, -1, NULL);
-	if (w->env->lab && rc == 0)
+	return rc;
+}
+
+/* The ports of the servers just applied, each judged by its role. */
+static size_t selftest_ports(const struct wizard *w, struct port_result **out)
+{
+	struct port_result *v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		for (const struct role_info *ri = role_table(); s->selected && ri->name; ri++) {
+			if (!(s->roles & ri->role))
+				continue;
+			v = xrealloc(v, (n + 1) * sizeof(*v));
+			memset(&v[n], 0, sizeof(*v));
+			port_spec_from_role(&v[n++].spec, ri->role, s->backend->name);
+		}
+	}
+	*out = v;
+	return n;
+}
+
+static void rollback_all(struct wizard *w)
+{
+	wizard_rollback_fn fn = w->o->rollback ? w->o->rollback : rollback_run;
+
+	/* newest first: each checkpoint restores what its apply changed */
+	for (size_t i = w->r->checkpoints.n; i-- > 0;) {
+		struct strlist restored = STRLIST_INIT, recovered = STRLIST_INIT;
+		struct error e = {{0}};
+		const char *id = w->r->checkpoints.v[i];
+
+		if (fn(w->env, id, false, !w->o->no_reload, &restored, &recovered, &e) == -1)
+			sl_add_owned(&w->r->summary, xasprintf(_("rollback of %s failed: %s"), id, e.msg));
+		else
+			sl_add_owned(&w->r->summary, xasprintf(_("Rolled back checkpoint %s."), id));
+		if (e.msg[0] && strstr(w->r->summary.v[w->r->summary.n - 1], e.msg) == NULL)
+			sl_add(&w->r->summary, e.msg);
+		sl_free(&restored);
+		sl_free(&recovered);
+	}
+	w->r->rolled_back = true;
+}
+
+static void offer_rollback(struct wizard *w)
+{
+	struct fe_screen s = {
+		.title = _("Roll back?"),
+		.text = _("The self-test found a critical problem on a port just configured. "
+			  "Roll back every change made now and reload the servers?"),
+	};
+
+	if (w->o->non_interactive) {
+		sl_add(&w->r->summary, _("The self-test found a critical problem; roll back with "
+					 "the commands above if needed."));
+		return;
+	}
+	if (w->fe->yesno(w->fe, &s) == FE_OK)
+		rollback_all(w);
+}
+
+static void self_test(struct wizard *w)
+{
+	struct selftest_opts so = {.host = "localhost", .timeout_ms = 5000, .jobs = 1,
+				   .profile = w->profile};
+	wizard_selftest_fn run = w->o->selftest ? w->o->selftest : selftest_run;
+	struct port_result *res;
+	size_t n = selftest_ports(w, &res);
+	char *report = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (n == 0)
+		return;
+	w->fe->gauge(w->fe, _("Self-test"), 0, _("testing the ports just configured"));
+	run(&so, res, n);
+	w->fe->gauge(w->fe, _("Self-test"), -1, NULL);
+	w->r->selftest = selftest_exit_code(res, n);
+	f = open_memstream(&report, &len);
+	if (f) {
+		selftest_report_text(f, &so, res, n, false);
+		fclose(f);
+		w->fe->textview(w->fe, _("Self-test"), report);
+		free(report);
+	}
+	sl_add_owned(&w->r->summary, xasprintf(_("Self-test: exit code %d (0 all ok, 1 "
+						 "warnings, 2 critical, 3 could not test)."),
+					       w->r->selftest));
+	if (w->r->selftest == 2)
+		offer_rollback(w);
+	for (size_t i = 0; i < n; i++)
+		port_result_free(&res[i]);
+	free(res);
+}
+
+static enum go step_apply(struct wizard *w)
+{
+	int rc = apply_all(w);
+
+	if (rc == 0 && w->env->lab) {
 		sl_add(&w->r->summary, _("Lab mode (--root): no server was reloaded."));
+		sl_add(&w->r->summary, _("Self-test skipped in lab mode; on the live host run: "
+					 "mailharden selftest"));
+	} else if (rc == 0) {
+		self_test(w);
+	}
 	w->r->outcome = rc == 0 ? WIZARD_APPLIED : WIZARD_FAILED;
 	{
 		struct strbuf sb = STRBUF_INIT;
@@ -1391,6 +1764,7 @@ int wizard_run(const struct env *env, struct frontend *fe, const struct wizard_o
 	enum go g;
 
 	memset(r, 0, sizeof(*r));
+	r->selftest = -1;
 	e->msg[0] = '\0';
 	g = run_steps(&w);
 	result_fill(&w, r);
@@ -1406,6 +1780,7 @@ int wizard_run(const struct env *env, struct frontend *fe, const struct wizard_o
 	free(w.cert);
 	free(w.key);
 	free(w.dh);
+	free(w.dh_pem);
 	free(w.typed_cert);
 	free(w.typed_key);
 	return r->outcome == WIZARD_FAILED ? -1 : 0;

@@ -31,11 +31,25 @@ typedef int (*wizard_apply_fn)(const struct env *env, const struct plan *p,
 			       const struct apply_opts *o, struct apply_result *r,
 			       struct error *e);
 
+struct port_result;
+struct selftest_opts;
+/* The self-test after apply (selftest_run), replaceable for tests. */
+typedef void (*wizard_selftest_fn)(const struct selftest_opts *o, struct port_result *r,
+				   size_t n);
+/* Rolling back a checkpoint (rollback_run), replaceable for tests. */
+typedef int (*wizard_rollback_fn)(const struct env *env, const char *id, bool force,
+				  bool reload, struct strlist *restored,
+				  struct strlist *recovered, struct error *e);
+
 struct wizard_opts {
 	const struct answers_file *preset; /* NULL: ask everything */
 	bool non_interactive;              /* a missing answer is an error */
 	bool no_reload;
 	wizard_apply_fn apply;             /* NULL: engine_apply */
+	wizard_selftest_fn selftest;       /* NULL: selftest_run */
+	wizard_rollback_fn rollback;       /* NULL: rollback_run */
+	const char *host_name;             /* the certificate must carry it; NULL:
+					    * /etc/mailname, else gethostname() */
 };
 
 struct wizard_result {
@@ -45,6 +59,8 @@ struct wizard_result {
 	const struct profile *profile;
 	char *cert, *key, *dh;      /* NULL: keep / none */
 	struct strlist checkpoints; /* one id per applied server */
+	int selftest;               /* selftest exit code; -1: not run */
+	bool rolled_back;           /* the user rolled back after the self-test */
 	struct strlist summary;     /* translated lines shown at the end */
 };
 

@@ -41,6 +41,7 @@ struct fe_screen {
 	const char *ok_label;    /* NULL: the front end's "OK" */
 	const char *extra_label; /* NULL: no extra button */
 	size_t default_item;     /* menu: index preselected */
+	bool default_no;         /* yesno: No is preselected */
 };
 
 struct frontend {
@@ -67,6 +68,9 @@ struct frontend {
 	void (*textview)(struct frontend *fe, const char *title, const char *text);
 	/* Progress: percent 0..100 with the current step; percent < 0 closes. */
 	void (*gauge)(struct frontend *fe, const char *title, int percent, const char *step);
+	/* While a gauge shows: true once the user asked to stop (Esc).  May
+	 * be NULL: the front end cannot be interrupted that way. */
+	bool (*gauge_cancelled)(struct frontend *fe);
 };
 
 /* Full-screen libdialog front end; NULL when stdin/stdout is no terminal. */

@@ -103,6 +103,14 @@ wait_exit() { # wait_exit [SECONDS] -> prints the exit status
 # one idle session keeps the tmux server up between the wizard's sessions
 T -f /dev/null new-session -d -s keep "sleep 3600"
 
+# The lab's snakeoil certificate is self-signed: the warning must come, with
+# No preselected; Left moves to Yes.
+accept_snakeoil() {
+	wait_for "Use this certificate anyway?" || return 1
+	screen | grep -qF "self-signed" || { echo "# no self-signed warning"; return 1; }
+	keys Left Enter
+}
+
 # ---- 1. the default path, every screen -----------------------------------------
 default_path() { # default_path ROOT [RESIZE]
 	local root=$1 resize=${2:-}
@@ -130,6 +138,7 @@ default_path() { # default_path ROOT [RESIZE]
 	keys Enter
 	wait_for "ssl-cert-snakeoil.pem" || return 1
 	keys Enter
+	accept_snakeoil || return 1
 	wait_for "Nothing has been written yet" || return 1
 	screen | grep -qF "main.cf" || { echo "# review lists no main.cf"; return 1; }
 	# the first file's diff, then back to the review
@@ -187,6 +196,53 @@ same_files() { # same_files ROOT: the files equal the full-screen run's
 		cmp -s "$1/etc/dovecot/conf.d/99-mailharden-tls.conf" "$TMP/expected/99-mailharden-tls.conf"
 }
 
+# ---- 1b. the certificate warning and the DH step ------------------------------------
+dh_path() { # the old profile has DHE: pick the RFC 7919 group
+	wait_for "Harden the TLS of your mail server" || return 1
+	keys Enter
+	wait_for "Postfix 3." || return 1
+	keys Enter
+	wait_for "Which services should Postfix offer" || return 1
+	# submission: Postfix reads the DH file only for its mandatory-TLS services
+	keys Down Space Enter
+	wait_for "Which services should Dovecot offer" || return 1
+	keys Enter
+	wait_for "Which clients must still connect" || return 1
+	keys Down Enter
+	wait_for "ssl-cert-snakeoil.pem" || return 1
+	# No (the default) returns to the choice
+	keys Enter
+	wait_for "Use this certificate anyway?" || return 1
+	keys Enter
+	wait_for "Which certificate should the servers present" || return 1
+	keys Enter
+	accept_snakeoil || return 1
+	wait_for "RFC 7919 group ffdhe2048 (instant, recommended)" || return 1
+	screen | grep -qF "an existing file" || { echo "# no file choice"; return 1; }
+	keys Enter
+	wait_for "Nothing has been written yet" || return 1
+	[ ! -e "$TMP/dh/etc/ssl/mailharden" ] || { echo "# DH file before Apply"; return 1; }
+	keys a Enter
+	wait_for "Done" 60 || return 1
+	screen | grep -qF "Wrote DH parameters /etc/ssl/mailharden/dh2048.pem" ||
+		{ echo "# the summary does not name the DH file"; return 1; }
+	keys Enter
+	[ "$(wait_exit)" = 0 ] || { echo "# exit status $(cat "$TMP/exit" 2>/dev/null)"; return 1; }
+}
+dh_files() {
+	local f=$TMP/dh/etc/ssl/mailharden/dh2048.pem
+	[ "$(stat -c %a "$f")" = 644 ] || { echo "# mode $(stat -c %a "$f")"; return 1; }
+	grep -q 'BEGIN DH PARAMETERS' "$f" &&
+		grep -q '^ssl_dh = </etc/ssl/mailharden/dh2048.pem' \
+			"$TMP/dh/etc/dovecot/conf.d/99-mailharden-tls.conf" &&
+		grep -q '^smtpd_tls_dh1024_param_file = /etc/ssl/mailharden/dh2048.pem' \
+			"$TMP/dh/etc/postfix/main.cf"
+}
+fresh dh
+start 80 24 -- --root "$TMP/dh"
+check "certificate warning, old profile and the RFC 7919 group apply" dh_path
+check "the DH file is 0644 and Dovecot and Postfix point at it" dh_files
+
 # ---- 2. Esc / Cancel at each step ------------------------------------------------
 # keys that reach step k with the defaults
 advance() {
@@ -197,7 +253,8 @@ advance() {
 	[ "$k" -ge 3 ] && { keys Enter; wait_for "Which services should Dovecot" || return 1; }
 	[ "$k" -ge 4 ] && { keys Enter; wait_for "Which clients must still" || return 1; }
 	[ "$k" -ge 5 ] && { keys Enter; wait_for "ssl-cert-snakeoil" || return 1; }
-	[ "$k" -ge 6 ] && { keys Enter; wait_for "Nothing has been written yet" || return 1; }
+	[ "$k" -ge 6 ] && { keys Enter; accept_snakeoil || return 1
+		wait_for "Nothing has been written yet" || return 1; }
 	return 0
 }
 
@@ -270,7 +327,7 @@ fi
 
 # ---- 6. line mode through a pipe; answers file ------------------------------------------
 fresh line
-printf '\n\n1 2\n\n\n1\napply\n' | "$BIN" --root "$TMP/line" >"$TMP/line.out" 2>&1
+printf '\n\n1 2\n\n\n1\nyes\napply\n' | "$BIN" --root "$TMP/line" >"$TMP/line.out" 2>&1
 st=$?
 check "line mode through a pipe completes the apply (exit $st)" test "$st" = 0
 check "line mode shows numbered prompts" grep -qF "2) intermediate" "$TMP/line.out"

@@ -18,7 +18,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "../../core/dh.h"
 #include "../../core/fsutil.h"
+#include "../../selftest/selftest.h"
 
 #define ROLES_POP3 (ROLE_POP3 | ROLE_POP3S)
 #include "../../wizard/answers.h"
@@ -232,6 +234,10 @@ struct script {
 	struct strbuf seen; /* titles of the screens, one per line */
 	int gauge_calls;
 	bool gauge_closed;
+	bool cancel_gauge;  /* Esc on a gauge */
+	int cancel_checks;
+	char *yesno_text;   /* the last yes/no question */
+	bool yesno_default_no;
 };
 
 static const struct action *next_action(struct frontend *fe, enum kind k, const char *title)
@@ -267,7 +273,13 @@ static enum fe_rc sc_message(struct frontend *fe, const struct fe_screen *s)
 
 static enum fe_rc sc_yesno(struct frontend *fe, const struct fe_screen *s)
 {
-	return next_action(fe, K_YESNO, s->title)->rc;
+	struct script *sc = fe->ctx;
+	const struct action *a = next_action(fe, K_YESNO, s->title);
+
+	free(sc->yesno_text);
+	sc->yesno_text = xstrdup(s->text);
+	sc->yesno_default_no = s->default_no;
+	return a->rc;
 }
 
 static enum fe_rc sc_menu(struct frontend *fe, const struct fe_screen *s,
@@ -337,13 +349,31 @@ static void sc_gauge(struct frontend *fe, const char *title, int percent, const 
 		s->gauge_calls++;
 }
 
+static bool sc_gauge_cancelled(struct frontend *fe)
+{
+	struct script *s = fe->ctx;
+
+	s->cancel_checks++;
+	return s->cancel_gauge;
+}
+
 static struct frontend script_fe(struct script *s, const struct action *a, size_t n)
 {
+	bool cancel = s->cancel_gauge;
+
 	memset(s, 0, sizeof(*s));
 	s->a = a;
 	s->n = n;
+	s->cancel_gauge = cancel;
 	return (struct frontend){"script", s, sc_begin, sc_end, sc_message, sc_yesno, sc_menu,
-				 sc_checklist, sc_input, sc_textview, sc_gauge};
+				 sc_checklist, sc_input, sc_textview, sc_gauge, sc_gauge_cancelled};
+}
+
+static void script_free(struct script *s)
+{
+	sb_free(&s->seen);
+	free(s->yesno_text);
+	s->yesno_text = NULL;
 }
 
 /* ---- the default path ------------------------------------------------------------- */
@@ -355,6 +385,7 @@ static const struct action default_path[] = {
 	{K_CHECKLIST, "Services", FE_OK, "imap imaps"},     /* dovecot */
 	{K_MENU, "Compatibility", FE_OK, NULL},             /* default: intermediate */
 	{K_MENU, "Certificate", FE_OK, "1"},
+	{K_YESNO, "Certificate warnings", FE_OK, NULL}, /* self-signed: use it anyway */
 	{K_MENU, "Review", FE_OK, "apply"},
 	{K_MESSAGE, "Done", FE_OK, NULL},
 };
@@ -370,11 +401,19 @@ static void run_script(struct lab *l, const struct action *a, size_t n,
 		fail_msg("script stopped at step %zu of %zu (%s)", s->pos, s->n, l->e.msg);
 }
 
+static bool summary_has(const struct wizard_result *r, const char *part)
+{
+	for (size_t i = 0; i < r->summary.n; i++)
+		if (strstr(r->summary.v[i], part))
+			return true;
+	return false;
+}
+
 static void test_default_path(void **state)
 {
 	struct lab *l = *state;
 	struct wizard_result r;
-	struct script s;
+	struct script s = {0};
 	char *before = snapshot(l->root), *after;
 
 	recorder_reset();
@@ -407,7 +446,7 @@ static void test_default_path(void **state)
 	after = snapshot(l->root);
 	assert_string_equal(before, after);
 	wizard_result_free(&r);
-	sb_free(&s.seen);
+	script_free(&s);
 	free(before);
 	free(after);
 }
@@ -419,13 +458,16 @@ static void test_cancel_each_step(void **state)
 	struct lab *l = *state;
 	char *before = snapshot(l->root);
 
-	/* every screen before the review, and the review itself */
-	for (size_t k = 0; k < 7; k++) {
+	/* every screen before the review, and the review itself; No on the
+	 * certificate warning returns to the choice, it does not quit */
+	for (size_t k = 0; k < 8; k++) {
 		struct action a[16];
 		struct wizard_result r;
-		struct script s;
+		struct script s = {0};
 		char *after;
 
+		if (default_path[k].kind == K_YESNO)
+			continue;
 		memcpy(a, default_path, k * sizeof(*a));
 		a[k] = default_path[k];
 		a[k].rc = FE_CANCEL;
@@ -438,7 +480,7 @@ static void test_cancel_each_step(void **state)
 		assert_string_equal(before, after);
 		free(after);
 		wizard_result_free(&r);
-		sb_free(&s.seen);
+		script_free(&s);
 	}
 	free(before);
 }
@@ -449,7 +491,7 @@ static void test_cancel_then_stay(void **state)
 	struct lab *l = *state;
 	struct action a[16];
 	struct wizard_result r;
-	struct script s;
+	struct script s = {0};
 	size_t n = 0;
 
 	for (size_t i = 0; i < 5; i++)
@@ -462,7 +504,7 @@ static void test_cancel_then_stay(void **state)
 	run_script(l, a, n, NULL, &r, &s);
 	assert_int_equal(r.outcome, WIZARD_APPLIED);
 	wizard_result_free(&r);
-	sb_free(&s.seen);
+	script_free(&s);
 }
 
 /* ---- back ------------------------------------------------------------------------------ */
@@ -477,6 +519,7 @@ static void test_back_from_review(void **state)
 		{K_CHECKLIST, "Services", FE_OK, "imaps"},
 		{K_MENU, "Compatibility", FE_OK, NULL},
 		{K_MENU, "Certificate", FE_OK, "1"},
+		{K_YESNO, "Certificate warnings", FE_OK, NULL},
 		{K_MENU, "Review", FE_EXTRA, NULL},         /* Explain */
 		{K_MENU, "Review", FE_BACK, NULL},
 		{K_MENU, "Go back", FE_OK, "3"},            /* Compatibility */
@@ -489,7 +532,7 @@ static void test_back_from_review(void **state)
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
-	struct script s;
+	struct script s = {0};
 
 	recorder_reset();
 	run_script(l, a, ARRAY_LEN(a), NULL, &r, &s);
@@ -499,7 +542,7 @@ static void test_back_from_review(void **state)
 	assert_non_null(strstr(s.seen.buf, "view:What each setting does"));
 	assert_non_null(strstr(applied.buf, ">=TLSv1.3"));
 	wizard_result_free(&r);
-	sb_free(&s.seen);
+	script_free(&s);
 }
 
 /* Back walks to the previous screen, across servers. */
@@ -516,11 +559,12 @@ static void test_back_steps(void **state)
 		{K_CHECKLIST, "Services", FE_OK, "mx submission"},
 		{K_MENU, "Compatibility", FE_OK, "intermediate"},
 		{K_MENU, "Certificate", FE_OK, "1"},
+		{K_YESNO, "Certificate warnings", FE_OK, NULL},
 		{K_MENU, "Review", FE_OK, "apply"},
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
-	struct script s;
+	struct script s = {0};
 
 	recorder_reset();
 	run_script(l, a, ARRAY_LEN(a), NULL, &r, &s);
@@ -528,7 +572,7 @@ static void test_back_steps(void **state)
 	assert_int_equal(r.servers.n, 1);
 	assert_int_equal(apply_calls, 1);
 	wizard_result_free(&r);
-	sb_free(&s.seen);
+	script_free(&s);
 }
 
 /* ---- certificate checks --------------------------------------------------------------- */
@@ -548,18 +592,19 @@ static void test_cert_key_mismatch(void **state)
 		{K_MENU, "Certificate", FE_OK, "path"},
 		{K_INPUT, "Certificate", FE_OK, NULL},       /* keeps the typed value */
 		{K_INPUT, "Private key", FE_OK, "/etc/ssl/mail.key"},
+		{K_YESNO, "Certificate warnings", FE_OK, NULL},
 		{K_MENU, "Review", FE_OK, "apply"},
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
-	struct script s;
+	struct script s = {0};
 
 	recorder_reset();
 	run_script(l, a, ARRAY_LEN(a), NULL, &r, &s);
 	assert_int_equal(r.outcome, WIZARD_APPLIED);
 	assert_string_equal(r.key, "/etc/ssl/mail.key");
 	wizard_result_free(&r);
-	sb_free(&s.seen);
+	script_free(&s);
 }
 
 /* ---- answers files -------------------------------------------------------------------- */
@@ -604,6 +649,9 @@ static void test_noninteractive_complete(void **state)
 	assert_string_equal(r.profile->name, "old");
 	assert_string_equal(r.dh, "/etc/ssl/dh.pem");
 	assert_int_equal(apply_calls, 2);
+	/* a preseeded certificate's warnings are printed, not asked */
+	assert_true(summary_has(&r, "has warnings"));
+	assert_true(summary_has(&r, "self-signed"));
 	first = xstrdup(applied.buf);
 	wizard_result_free(&r);
 	/* same answers, same files */
@@ -696,9 +744,10 @@ static void test_line_mode(void **state)
 {
 	struct lab *l = *state;
 	/* Enter at the welcome, servers as found, postfix: 1 2 (mx,
-	 * submission), dovecot: imaps by tag, profile default, cert 1, then
+	 * submission), dovecot: imaps by tag, profile default, cert 1 and yes
+	 * to its warnings, then
 	 * "?" for help, "e" for Explain, and apply by tag */
-	static const char input[] = "\n\n1 2\nimaps\n\n1\n?\ne\napply\n";
+	static const char input[] = "\n\n1 2\nimaps\n\n1\nyes\n?\ne\napply\n";
 	FILE *in = fmemopen((void *)input, sizeof(input) - 1, "r");
 	char *out_buf = NULL;
 	size_t out_len = 0;
@@ -795,6 +844,213 @@ static void test_explain_covers_plans(void **state)
 	}
 }
 
+/* ---- certificate warnings ------------------------------------------------------------ */
+
+/* The lab certificate is self-signed and expires tomorrow: the warning
+ * defaults to No, and No returns to the choice. */
+static void test_cert_warnings(void **state)
+{
+	struct lab *l = *state;
+	static const struct action a[] = {
+		{K_MESSAGE, "Harden", FE_OK, NULL},
+		{K_CHECKLIST, "Mail servers", FE_OK, "postfix"},
+		{K_CHECKLIST, "Services", FE_OK, "mx"},
+		{K_MENU, "Compatibility", FE_OK, NULL},
+		{K_MENU, "Certificate", FE_OK, "1"},
+		{K_YESNO, "Certificate warnings", FE_BACK, NULL}, /* No */
+		{K_MENU, "Certificate", FE_OK, "keep"},
+		{K_MENU, "Review", FE_OK, "apply"},
+		{K_MESSAGE, "Done", FE_OK, NULL},
+	};
+	struct wizard_result r;
+	struct script s = {0};
+
+	recorder_reset();
+	run_script(l, a, ARRAY_LEN(a), NULL, &r, &s);
+	assert_int_equal(r.outcome, WIZARD_APPLIED);
+	assert_null(r.cert);
+	assert_non_null(s.yesno_text);
+	assert_non_null(strstr(s.yesno_text, "self-signed"));
+	assert_non_null(strstr(s.yesno_text, "days"));   /* expiring */
+	assert_non_null(strstr(s.yesno_text, "/etc/ssl/mail.pem"));
+	assert_true(s.yesno_default_no);
+	/* the lab run skips the self-test and says how to run it */
+	assert_true(summary_has(&r, "Self-test skipped in lab mode"));
+	assert_true(summary_has(&r, "mailharden selftest"));
+	assert_int_equal(r.selftest, -1);
+	wizard_result_free(&r);
+	script_free(&s);
+}
+
+/* ---- DH parameters ---------------------------------------------------------------------- */
+
+static const struct action dh_head[] = {
+	{K_MESSAGE, "Harden", FE_OK, NULL},
+	{K_CHECKLIST, "Mail servers", FE_OK, NULL},
+	{K_CHECKLIST, "Services", FE_OK, "mx submission"},
+	{K_CHECKLIST, "Services", FE_OK, "imaps"},
+	{K_MENU, "Compatibility", FE_OK, "old"},
+	{K_MENU, "Certificate", FE_OK, "1"},
+	{K_YESNO, "Certificate warnings", FE_OK, NULL},
+};
+
+static size_t with_head(struct action *a, const struct action *tail, size_t n)
+{
+	memcpy(a, dh_head, sizeof(dh_head));
+	memcpy(a + ARRAY_LEN(dh_head), tail, n * sizeof(*tail));
+	return ARRAY_LEN(dh_head) + n;
+}
+
+static bool lab_exists(const struct lab *l, const char *rel, mode_t *mode)
+{
+	char *p = xasprintf("%s%s", l->root, rel);
+	struct stat st;
+	bool ok = stat(p, &st) == 0;
+
+	if (ok && mode)
+		*mode = st.st_mode & 07777;
+	free(p);
+	return ok;
+}
+
+/* The named group is made in memory and written only at apply. */
+static void test_dh_named_group(void **state)
+{
+	struct lab *l = *state;
+	static const struct action quit[] = {
+		{K_MENU, "DH parameters", FE_OK, "group"},
+		{K_MENU, "Review", FE_CANCEL, NULL},
+		{K_YESNO, "Quit", FE_OK, NULL},
+	};
+	static const struct action go[] = {
+		{K_MENU, "DH parameters", FE_OK, "group"},
+		{K_MENU, "Review", FE_OK, "apply"},
+		{K_MESSAGE, "Done", FE_OK, NULL},
+	};
+	const char *target = "/etc/ssl/mailharden/dh2048.pem";
+	struct action a[16];
+	struct wizard_result r;
+	struct script s = {0};
+	char *path, *pem;
+	size_t len;
+	struct dh_check c;
+	mode_t mode = 0;
+
+	recorder_reset();
+	run_script(l, a, with_head(a, quit, ARRAY_LEN(quit)), NULL, &r, &s);
+	assert_int_equal(r.outcome, WIZARD_CANCELLED);
+	assert_false(lab_exists(l, target, NULL));
+	wizard_result_free(&r);
+	script_free(&s);
+
+	recorder_reset();
+	run_script(l, a, with_head(a, go, ARRAY_LEN(go)), NULL, &r, &s);
+	if (r.outcome != WIZARD_APPLIED)
+		fail_msg("%s", l->e.msg);
+	assert_string_equal(r.dh, target);
+	assert_true(lab_exists(l, target, &mode));
+	assert_int_equal(mode, 0644);
+	path = xasprintf("%s%s", l->root, target);
+	assert_int_equal(fs_read(path, &pem, &len, NULL), 0);
+	assert_int_equal(dh_check_pem(pem, len, &c, &l->e), 0);
+	assert_true(dh_check_ok(&c));
+	assert_string_equal(c.group, "ffdhe2048");
+	/* both plans point the servers at it */
+	assert_non_null(strstr(applied.buf, "smtpd_tls_dh1024_param_file = /etc/ssl/mailharden/dh2048.pem"));
+	assert_non_null(strstr(applied.buf, "ssl_dh = </etc/ssl/mailharden/dh2048.pem"));
+	assert_true(summary_has(&r, "Wrote DH parameters"));
+	unlink(path);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(rmdir(path), 0);
+	free(path);
+	free(pem);
+	wizard_result_free(&r);
+	script_free(&s);
+}
+
+/* Esc on the generation gauge makes nothing; an existing file then works. */
+static void test_dh_fresh_cancel_then_file(void **state)
+{
+	struct lab *l = *state;
+	static const struct action tail[] = {
+		{K_MENU, "DH parameters", FE_OK, "fresh"},
+		{K_MENU, "DH parameters", FE_OK, "file"},   /* back on the choice */
+		{K_INPUT, "DH parameters", FE_OK, "/etc/ssl/dh.pem"},
+		{K_MENU, "Review", FE_OK, "apply"},
+		{K_MESSAGE, "Done", FE_OK, NULL},
+	};
+	struct action a[16];
+	struct wizard_result r;
+	struct script s = {.cancel_gauge = true};
+
+	recorder_reset();
+	run_script(l, a, with_head(a, tail, ARRAY_LEN(tail)), NULL, &r, &s);
+	assert_int_equal(r.outcome, WIZARD_APPLIED);
+	assert_true(s.cancel_checks >= 1);
+	assert_true(s.gauge_calls >= 1);
+	assert_string_equal(r.dh, "/etc/ssl/dh.pem");
+	assert_false(lab_exists(l, "/etc/ssl/mailharden", NULL));
+	assert_non_null(strstr(applied.buf, "/etc/ssl/dh.pem"));
+	wizard_result_free(&r);
+	script_free(&s);
+}
+
+/* ---- self-test after apply on a live system ----------------------------------------------- */
+
+static int selftest_calls;
+static struct strbuf rolled; /* checkpoint ids rolled back, in order */
+
+static void critical_selftest(const struct selftest_opts *o, struct port_result *r, size_t n)
+{
+	(void)o;
+	selftest_calls++;
+	for (size_t i = 0; i < n; i++)
+		r[i].status = PORT_TESTED;
+	findings_add(&r[0].findings, "tls.sslv3", SEV_CRITICAL, "SSLv3 accepted", NULL);
+}
+
+static int record_rollback(const struct env *env, const char *id, bool force, bool reload,
+			   struct strlist *restored, struct strlist *recovered, struct error *e)
+{
+	(void)env, (void)force, (void)recovered, (void)e;
+	assert_true(reload);
+	sb_addf(&rolled, "%s ", id);
+	sl_add(restored, "/etc/postfix/main.cf");
+	return 0;
+}
+
+static void test_selftest_rollback(void **state)
+{
+	struct lab *l = *state;
+	struct action a[16];
+	struct wizard_result r;
+	struct script s = {0};
+	struct wizard_opts o = {.apply = record_apply, .selftest = critical_selftest,
+				.rollback = record_rollback};
+	size_t n = 0;
+
+	for (size_t i = 0; i + 1 < ARRAY_LEN(default_path); i++)
+		a[n++] = default_path[i];
+	a[n++] = (struct action){K_YESNO, "Roll back?", FE_OK, NULL};
+	a[n++] = (struct action){K_MESSAGE, "Done", FE_OK, NULL};
+	recorder_reset();
+	selftest_calls = 0;
+	sb_free(&rolled);
+	l->env.lab = false; /* the engine and self-test are fakes: nothing goes live */
+	run_script(l, a, n, &o, &r, &s);
+	l->env.lab = true;
+	assert_int_equal(r.outcome, WIZARD_APPLIED);
+	assert_int_equal(selftest_calls, 1);
+	assert_int_equal(r.selftest, 2);
+	assert_non_null(strstr(s.seen.buf, "view:Self-test"));
+	assert_true(r.rolled_back);
+	assert_string_equal(rolled.buf, "cp-2 cp-1 ");
+	assert_true(summary_has(&r, "Rolled back checkpoint cp-1"));
+	sb_free(&rolled);
+	wizard_result_free(&r);
+	script_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +1068,10 @@ int main(void)
 		cmocka_unit_test(test_line_mode_eof),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_explain_covers_plans),
+		cmocka_unit_test(test_cert_warnings),
+		cmocka_unit_test(test_dh_named_group),
+		cmocka_unit_test(test_dh_fresh_cancel_then_file),
+		cmocka_unit_test(test_selftest_rollback),
 	};
 
 	return cmocka_run_group_tests(tests, lab_setup, lab_teardown);
