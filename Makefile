@@ -36,7 +36,7 @@ SAN_DIR  = build/san
 SAN_OBJ  = $(patsubst %.c,$(SAN_DIR)/%.o,$(LIB_SRC)) $(SAN_DIR)/templates_embedded.o
 UNIT_BIN = $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run check bench deps clean lab unit integration pot mo fuzz
+.PHONY: all run check bench deps clean lab unit integration pot po mo fuzz
 
 all: mailharden mo
 
@@ -117,10 +117,19 @@ POT = i18n/mailharden.pot
 PO  = $(wildcard i18n/*.po)
 MO  = $(patsubst i18n/%.po,build/locale/%/LC_MESSAGES/mailharden.mo,$(PO))
 
+# Catalogues are sorted and carry no source locations or creation date, so
+# that branches adding strings in different files rarely touch the same lines.
 pot:
 	xgettext --keyword=_ --keyword=N_ --add-comments=TRANSLATORS: \
-	  --from-code=UTF-8 --package-name=mailharden -o $(POT) \
-	  $$(find wizard core backends selftest -name '*.[ch]' | LC_ALL=C sort)
+	  --from-code=UTF-8 --package-name=mailharden --no-location --sort-output \
+	  -o $(POT) $$(find wizard core backends selftest -name '*.[ch]' | LC_ALL=C sort)
+	sed -i '/^"POT-Creation-Date: /d' $(POT)
+
+# make po: refresh the .pot and merge it into every .po; then translate what
+#   msgattrib --untranslated --only-fuzzy i18n/de.po   lists.
+po: pot
+	for f in $(PO); do msgmerge -q -U --backup=none --no-location --sort-output $$f $(POT) && \
+	  sed -i '/^"POT-Creation-Date: /d' $$f; done
 
 mo: $(MO)
 

@@ -4,7 +4,7 @@
 #   - every string in the sources today is in de.po (the .pot is made afresh,
 #     so a string added without a translation fails here);
 #   - the binary runs German with LANG=de_DE.UTF-8.
-# To update after new strings:  make pot && msgmerge -U i18n/de.po i18n/mailharden.pot
+# To update after new strings:  make po, then translate
 # then translate what msgattrib --untranslated / --only-fuzzy lists.
 #
 #   MH_BIN   the mailharden binary (default: ./mailharden)
@@ -63,7 +63,7 @@ else
 	if [ "${u:-1}" = 0 ] && [ "${f:-1}" = 0 ]; then
 		ok "every string in the sources is in de.po ($t)"
 	else
-		not_ok "every string in the sources is in de.po: $u missing (make pot && msgmerge -U i18n/de.po i18n/mailharden.pot)"
+		not_ok "every string in the sources is in de.po: $u missing (make po, then translate)"
 		msgattrib --untranslated "$TMP/merged.po" 2>/dev/null | grep -A1 '^msgid' | head -n 10 | sed 's/^/# /'
 	fi
 fi
