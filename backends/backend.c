@@ -61,6 +61,77 @@ void plan_add_change(struct plan *p, const char *path, bool existed,
 	c->mode = mode;
 }
 
+const char *sasl_kind_name(enum sasl_kind k)
+{
+	switch (k) {
+	case SASL_DOVECOT:
+		return "dovecot";
+	case SASL_CYRUS:
+		return "cyrus";
+	case SASL_NONE:
+		return "none";
+	case SASL_UNSET:
+		break;
+	}
+	return "";
+}
+
+int sasl_kind_parse(const char *s, enum sasl_kind *k)
+{
+	static const enum sasl_kind all[] = {SASL_DOVECOT, SASL_CYRUS, SASL_NONE};
+
+	for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+		if (strcmp(s, sasl_kind_name(all[i])) == 0) {
+			*k = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+struct expectation *expect_add(struct expect_list *l, const char *scope,
+			       const char *scope_label, const char *name,
+			       const char *want, unsigned roles)
+{
+	struct expectation *x;
+
+	l->items = xrealloc(l->items, (l->n + 1) * sizeof(*x));
+	x = &l->items[l->n++];
+	memset(x, 0, sizeof(*x));
+	x->scope = xstrdup(scope ? scope : "");
+	x->scope_label = xstrdup(scope_label ? scope_label : x->scope);
+	x->name = xstrdup(name);
+	x->want = xstrdup(want);
+	x->roles = roles;
+	return x;
+}
+
+void expect_set(struct expectation *x, const char *got, const char *origin,
+		enum expect_state state)
+{
+	free(x->got);
+	free(x->origin);
+	x->got = got ? xstrdup(got) : NULL;
+	x->origin = origin ? xstrdup(origin) : NULL;
+	x->state = state;
+}
+
+void expect_list_free(struct expect_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct expectation *x = &l->items[i];
+
+		free(x->scope);
+		free(x->scope_label);
+		free(x->name);
+		free(x->want);
+		free(x->got);
+		free(x->origin);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
 void plan_free(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_changes; i++) {
@@ -71,6 +142,7 @@ void plan_free(struct plan *p)
 	free(p->changes);
 	sl_free(&p->notes);
 	sl_free(&p->settings);
+	expect_list_free(&p->expect);
 	memset(p, 0, sizeof(*p));
 }
 

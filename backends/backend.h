@@ -62,13 +62,68 @@ struct server_info {
 
 void server_info_free(struct server_info *si);
 
+/* How mail clients authenticate on submission (587/465).  The MTA hands
+ * AUTH to one of these; without one, submission cannot log anybody in. */
+enum sasl_kind {
+	SASL_UNSET,    /* not asked: no submission role, or keep what is there */
+	SASL_DOVECOT,  /* Dovecot's auth socket (Postfix smtpd_sasl_type = dovecot, Exim's dovecot driver) */
+	SASL_CYRUS,    /* Cyrus SASL / saslauthd */
+	SASL_NONE,     /* none: submission is configured but cannot authenticate */
+};
+const char *sasl_kind_name(enum sasl_kind k);         /* "dovecot" */
+int sasl_kind_parse(const char *s, enum sasl_kind *k); /* -1 on an unknown word */
+
 struct answers {
 	unsigned roles;                 /* enum role bits */
 	const struct profile *profile;
 	const char *cert_file;          /* server paths; NULL = keep current */
 	const char *key_file;
 	const char *dh_file;            /* NULL = none / named groups */
+	enum sasl_kind sasl;            /* for submission roles */
 };
+
+/*
+ * Effective values.  A checker that accepts a file proves nothing about
+ * what the server will do: a later include, a protocol filter, a master.cf
+ * "-o" or a duplicate key can win over what mailharden wrote.  So every
+ * plan also lists what it expects the server to end up with, setting by
+ * setting and scope by scope, and the engine asks the server's own tool
+ * (postconf -h / -P, doveconf -h -f, exim -bP, cyr_info conf-all) for the
+ * value that really takes effect: on the staged copy before anything is
+ * written, and on the real files after.  Nothing is called hardened while
+ * an expectation does not hold.
+ */
+enum expect_state {
+	EXPECT_UNKNOWN,  /* not asked yet, or the tool could not answer: "could not verify" */
+	EXPECT_HOLDS,    /* effective value is the intended one, or stronger */
+	EXPECT_WEAKER,   /* effective value is weaker than intended: never success */
+};
+
+struct expectation {
+	char *scope;        /* backend's key: "" global, "master.cf:submission/inet", "protocol=imap" */
+	char *scope_label;  /* translated, for people: "master.cf service submission" */
+	char *name;         /* setting name as the server spells it */
+	char *want;         /* the value the plan intends */
+	unsigned roles;     /* roles that depend on it */
+	/* filled by backend->effective(): */
+	char *got;          /* the effective value; NULL when it could not be asked */
+	char *origin;       /* "/etc/dovecot/local.conf:12" that set got; NULL = default/unknown */
+	enum expect_state state;
+};
+
+struct expect_list {
+	struct expectation *items;
+	size_t n;
+};
+
+/* Adds one expectation (strings copied; scope_label may be NULL = scope). */
+struct expectation *expect_add(struct expect_list *l, const char *scope,
+			       const char *scope_label, const char *name,
+			       const char *want, unsigned roles);
+/* Sets got/origin/state of x (strings copied, NULL allowed). */
+void expect_set(struct expectation *x, const char *got, const char *origin,
+		enum expect_state state);
+void expect_list_free(struct expect_list *l);
 
 /* One file the plan changes, as whole contents before and after. */
 struct file_change {
@@ -87,6 +142,7 @@ struct plan {
 	size_t n_changes;
 	struct strlist notes;    /* translated remarks shown with the diff */
 	struct strlist settings; /* "name = value" lines this plan sets, for Explain */
+	struct expect_list expect; /* what the server must end up with (above) */
 };
 
 void plan_add_change(struct plan *p, const char *path, bool existed,
@@ -112,6 +168,14 @@ struct backend {
 			const struct plan *p, const char *stage_dir, struct error *e);
 	int (*reload)(const struct env *env, const struct server_info *si,
 		      struct error *e);
+	/* Asks the server's own tool for the effective value of every
+	 * expectation in x, reading the configuration in config_dir (a stage
+	 * directory before writing, si->config_dir after), and fills got,
+	 * origin (file:line as the admin knows it, never a stage path) and
+	 * state.  Returns -1 only when the tool cannot be run at all (the
+	 * server refuses its config: e has its first error line). */
+	int (*effective)(const struct env *env, const struct server_info *si,
+			 const char *config_dir, struct expect_list *x, struct error *e);
 };
 
 /* NULL-terminated list of all backends. */
