@@ -74,7 +74,8 @@ static int fake_reload(const struct env *env, const struct server_info *si, stru
 }
 
 static const struct backend fake = {
-	"fake", "Fake", ROLE_ALL, fake_detect, NULL, fake_validate, fake_reload,
+	.name = "fake", .display_name = "Fake", .roles_possible = ROLE_ALL,
+	.detect = fake_detect, .validate = fake_validate, .reload = fake_reload,
 };
 
 struct fixture {
