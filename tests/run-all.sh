@@ -4,6 +4,8 @@
 #   MH_UNIT_DIR   directory with the cmocka unit test binaries (build/san/tests)
 #   MH_BIN        the mailharden binary under test (ASan build)
 #   MH_ONLY       optional: run only suites whose name matches this glob (unit, integration)
+#   MH_SCRIPTS    optional: run only integration scripts whose name matches this glob
+#   MH_TEST_JOBS  integration scripts run at once (default: number of CPUs)
 #
 # Per suite a short summary line; the very last line is exactly
 #   N passed, N failed            (or "N passed, N failed, N skipped")
@@ -22,6 +24,11 @@ total_skip=0
 add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); total_skip=$((total_skip + $3)); }
 
 wanted() { [ -z "${MH_ONLY:-}" ] || [[ $1 == $MH_ONLY ]]; }
+# MH_SCRIPTS: optional glob on integration script names (test_cli, test_tui ...)
+wanted_script() {
+	local name=${1##*/}
+	[ -z "${MH_SCRIPTS:-}" ] || [[ ${name%.sh} == $MH_SCRIPTS ]]
+}
 
 # Count TAP-ish lines: "ok ..." / "not ok ..." at line start; any with "# SKIP" is a skip
 # (cmocka prints skipped tests as "not ok N # SKIP name").
@@ -76,15 +83,31 @@ run_unit() {
 	add "$unit_pass" "$unit_fail" "$unit_skip"
 }
 
-# One integration script: count ok / not ok; a failing script without "not ok" is one
-# failure.  "# SKIP" lines count as skipped.  Exit 77 with no ok lines = whole script skipped.
-run_integration_script() {
-	local script=$1 name log rc pass fail skip t0=$SECONDS
+# One integration script, run in the background: its log, exit code and duration land in
+# LOGDIR; report_integration_script reads them afterwards, in the scripts' order.
+integration_log() {
+	local name=${1#"$HERE"/integration/}
+	name=${name%.sh}
+	printf '%s/integration-%s' "$LOGDIR" "${name//\//_}"
+}
+
+exec_integration_script() {
+	local script=$1 base t0=$SECONDS rc
+	base=$(integration_log "$script")
+	timeout "${MH_INTEGRATION_TIMEOUT:-600}" bash "$script" >"$base.log" 2>&1 </dev/null
+	rc=$?
+	printf '%d %d\n' "$rc" $((SECONDS - t0)) >"$base.rc"
+}
+
+# Count ok / not ok; a failing script without "not ok" is one failure.  "# SKIP" lines
+# count as skipped.  Exit 77 with no ok lines = whole script skipped.
+report_integration_script() {
+	local script=$1 name base log rc secs pass fail skip
 	name=${script#"$HERE"/integration/}
 	name=${name%.sh}
-	log="$LOGDIR/integration-${name//\//_}.log"
-	timeout "${MH_INTEGRATION_TIMEOUT:-600}" bash "$script" >"$log" 2>&1 </dev/null
-	rc=$?
+	base=$(integration_log "$script")
+	log=$base.log
+	read -r rc secs <"$base.rc" 2>/dev/null || { rc=1; secs=0; }
 	skip=$(count_skip "$log")
 	pass=$(count_ok "$log")
 	fail=$(count_not_ok "$log")
@@ -97,7 +120,7 @@ run_integration_script() {
 		fail=1
 	fi
 	printf '  %s %s: %d passed, %d failed%s (%d s)\n' "$([ "$fail" = 0 ] && echo PASS || echo FAIL)" \
-		"$name" "$pass" "$fail" "$([ "$skip" = 0 ] || echo ", $skip skipped")" $((SECONDS - t0))
+		"$name" "$pass" "$fail" "$([ "$skip" = 0 ] || echo ", $skip skipped")" "$secs"
 	if [ "$fail" != 0 ]; then
 		# each failed test with up to 6 of its diagnostic lines
 		awk '/^not ok/ { print; n = 6; next } /^#/ && n > 0 { print; n--; next } { n = 0 }' "$log" |
@@ -114,12 +137,14 @@ run_integration_script() {
 }
 
 # Scripts: tests/integration/test_*.sh and tests/integration/*/test_*.sh.  A script that
-# needs root and is not run as root exits 77 and counts as skipped.
+# needs root and is not run as root exits 77 and counts as skipped.  Scripts are
+# independent (private root copies, flock'ed port bases), so MH_TEST_JOBS of them run at
+# once (default: the number of CPUs); most of their time is spent waiting on servers.
 run_integration() {
-	local script
+	local script scripts=() jobs=${MH_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)} t0=$SECONDS
 	int_pass=0 int_fail=0 int_skip=0
 	if [ "$(id -u)" = 0 ]; then
-		# the cached server roots, both suites built in parallel if missing, before any script
+		# the cached server roots, built in parallel if missing, before any script
 		if "$HERE/integration/mkroot.sh" bookworm trixie >"$LOGDIR/mkroot.log" 2>&1; then
 			sed 's/^\[mkroot\] /  /' "$LOGDIR/mkroot.log"
 		else
@@ -129,10 +154,21 @@ run_integration() {
 		fi
 	fi
 	for script in "$HERE"/integration/test_*.sh "$HERE"/integration/*/test_*.sh; do
-		[ -f "$script" ] || continue
-		run_integration_script "$script"
+		[ -f "$script" ] && wanted_script "$script" && scripts+=("$script")
 	done
-	printf 'integration: %d passed, %d failed, %d skipped\n' "$int_pass" "$int_fail" "$int_skip"
+	for script in "${scripts[@]}"; do
+		rm -f "$(integration_log "$script").rc"
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+			wait -n 2>/dev/null || true
+		done
+		exec_integration_script "$script" &
+	done
+	wait
+	for script in "${scripts[@]}"; do
+		report_integration_script "$script"
+	done
+	printf 'integration: %d passed, %d failed, %d skipped (%d s, %d at a time)\n' \
+		"$int_pass" "$int_fail" "$int_skip" $((SECONDS - t0)) "$jobs"
 	add "$int_pass" "$int_fail" "$int_skip"
 }
 
