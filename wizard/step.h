@@ -1,0 +1,89 @@
+/*
+ * step.h - what the wizard's steps share: the state of one run and the
+ * helpers for Back, Help and Cancel.  Internal to wizard/ (flow.c runs
+ * the steps; each step_*.c is one screen or group of screens).
+ *
+ * A step returns where to go next.  It either shows its screen or passes
+ * through: a step passes through when its answer is preseeded (--answers)
+ * or, after the user jumped back from the review, when it is already
+ * answered.  A step that passes through moving forward also passes
+ * through moving back, so Back lands on the previous screen the user saw.
+ */
+#ifndef MH_STEP_H
+#define MH_STEP_H
+
+#include "flow.h"
+
+#define MAX_SERVERS 8
+
+enum step { ST_WELCOME, ST_SERVERS, ST_ROLES, ST_PROFILE, ST_CERT, ST_DH, ST_REVIEW, ST_APPLY,
+	    ST_COUNT };
+
+enum go { GO_NEXT, GO_BACK, GO_STAY, GO_QUIT, GO_FAIL, GO_DONE };
+
+struct wserver {
+	const struct backend *backend;
+	struct server_info si;
+	bool selected;
+	unsigned roles;
+	bool roles_answered;
+	bool roles_preset;
+	struct plan plan;
+};
+
+struct wizard {
+	const struct env *env;
+	struct frontend *fe;
+	const struct wizard_opts *o;
+	struct wizard_result *r;
+	struct error *e;
+	struct wserver srv[MAX_SERVERS];
+	size_t n_srv;
+	bool detected;
+	int dir;                 /* +1 moving forward, -1 moving back */
+	bool answered[ST_COUNT];
+	bool preset[ST_COUNT];
+	bool to_review;          /* a step was revisited from the review */
+	int forced;              /* the step chosen from the review, or -1 */
+	size_t roles_from;       /* server the roles step shows first */
+	const struct profile *profile;
+	char *cert, *key, *dh;   /* NULL cert: keep; NULL dh: none */
+	char *typed_cert, *typed_key; /* last paths typed, offered again */
+	char *dh_pem;            /* parameters made here, written only at apply */
+	bool planned;
+};
+
+/* ---- the steps, in order (step_*.c) ---- */
+enum go step_welcome(struct wizard *w);
+enum go step_servers(struct wizard *w);
+enum go step_roles(struct wizard *w);
+enum go step_profile(struct wizard *w);
+enum go step_cert(struct wizard *w);
+enum go step_dh(struct wizard *w);
+enum go step_review(struct wizard *w);
+enum go step_apply(struct wizard *w);
+
+/* ---- shared by the steps (flow.c) ---- */
+/* The preseeded answer for key, or NULL. */
+const char *flow_preset(const struct wizard *w, const char *key);
+/* Sets w->e: key is missing with --non-interactive; returns -1. */
+int flow_missing(struct wizard *w, const char *key);
+enum go flow_fail_missing(struct wizard *w, const char *key);
+void flow_set_str(char **dst, const char *src);
+/* Asks once whether to quit; GO_QUIT or GO_STAY. */
+enum go flow_confirm_quit(struct wizard *w);
+/* Where a screen's answer leads: OK forward, Back back, Cancel asks. */
+enum go flow_after_screen(struct wizard *w, enum fe_rc rc);
+void flow_error_screen(struct wizard *w, const char *msg);
+/* Whether a step with this answer state shows no screen now. */
+bool flow_passes(const struct wizard *w, enum step st, bool answered, bool was_preset);
+/* Passing through: onward in the direction of travel. */
+enum go flow_pass(const struct wizard *w);
+/* Asks for a path; GO_NEXT with *out set, or what the user did instead. */
+enum go flow_ask_path(struct wizard *w, const char *title, const char *text,
+		      const char *help, const char *init, char **out);
+
+/* step_review.c: drops the plans made for the review. */
+void review_plans_free(struct wizard *w);
+
+#endif

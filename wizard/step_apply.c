@@ -1,0 +1,236 @@
+/*
+ * step_apply.c - apply with a gauge, the self-test, the summary.
+ */
+#include "step.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/dh.h"
+#include "../core/fsutil.h"
+#include "../selftest/selftest.h"
+
+/* ---- apply and summary ------------------------------------------------------ */
+
+struct gauge_ctx {
+	struct wizard *w;
+	const char *title;
+	int base, span;
+};
+
+static void on_progress(void *ctx, int percent, const char *step)
+{
+	struct gauge_ctx *g = ctx;
+
+	g->w->fe->gauge(g->w->fe, g->title, g->base + percent * g->span / 100, step);
+}
+
+static void summary_applied(struct wizard *w, const struct wserver *s,
+			    const struct apply_result *res)
+{
+	struct strlist *sum = &w->r->summary;
+
+	sl_add_owned(sum, xasprintf(_("%s: applied."), s->backend->display_name));
+	for (size_t i = 0; i < res->notes.n; i++)
+		sl_add_owned(sum, xasprintf("  %s", res->notes.v[i]));
+	for (size_t i = 0; i < res->written.n; i++)
+		sl_add_owned(sum, xasprintf(_("  changed %s"), res->written.v[i]));
+	sl_add_owned(sum, xasprintf(_("  checkpoint %s"), res->checkpoint_id));
+	if (w->env->lab)
+		sl_add_owned(sum, xasprintf(_("  undo with: mailharden rollback %s --root %s"),
+					    res->checkpoint_id, w->env->root));
+	else
+		sl_add_owned(sum, xasprintf(_("  undo with: mailharden rollback %s"),
+					    res->checkpoint_id));
+	sl_add(&w->r->checkpoints, res->checkpoint_id);
+}
+
+static int apply_one(struct wizard *w, struct wserver *s, struct gauge_ctx *gc)
+{
+	struct apply_opts ao = {0};
+	struct apply_result res = {0};
+	wizard_apply_fn fn = w->o->apply ? w->o->apply : engine_apply;
+	char *roles = roles_format(s->roles);
+	int rc;
+
+	ao.reload = !w->o->no_reload && !w->env->lab;
+	ao.progress = on_progress;
+	ao.progress_ctx = gc;
+	ao.description = xasprintf("%s %s", roles, w->profile->name);
+	rc = fn(w->env, &s->plan, &ao, &res, w->e);
+	if (rc == 0) {
+		summary_applied(w, s, &res);
+	} else {
+		sl_add_owned(&w->r->summary, xasprintf(_("%s: not applied: %s"),
+						       s->backend->display_name, w->e->msg));
+		err_prefix(w->e, "%s", s->backend->display_name);
+	}
+	free((char *)ao.description);
+	free(roles);
+	apply_result_free(&res);
+	return rc;
+}
+
+/* Parameters made in the DH step reach the disk only now, after the
+ * review was accepted. */
+static int write_dh(struct wizard *w)
+{
+	char *dir;
+	int rc;
+
+	if (w->dh_pem == NULL || w->profile->dh_bits == 0 || w->dh == NULL)
+		return 0;
+	dir = env_host_path(w->env, "/etc/ssl/mailharden");
+	rc = fs_mkdir_p(dir, 0755);
+	free(dir);
+	if (rc < 0)
+		err_sys(w->e, _("cannot create %s"), "/etc/ssl/mailharden");
+	if (rc < 0 || dh_write(w->env, w->dh, w->dh_pem, w->e) < 0) {
+		sl_add_owned(&w->r->summary, xasprintf(_("not applied: %s"), w->e->msg));
+		return -1;
+	}
+	sl_add_owned(&w->r->summary, xasprintf(_("Wrote DH parameters %s."), w->dh));
+	return 0;
+}
+
+static int apply_all(struct wizard *w)
+{
+	size_t todo = 0, done = 0;
+	struct gauge_ctx gc = {w, _("Applying"), 0, 100};
+	int rc = write_dh(w);
+
+	for (size_t i = 0; i < w->n_srv; i++)
+		todo += w->srv[i].selected && !plan_is_empty(&w->srv[i].plan);
+	for (size_t i = 0; i < w->n_srv && rc == 0; i++) {
+		struct wserver *s = &w->srv[i];
+
+		if (!s->selected || plan_is_empty(&s->plan))
+			continue;
+		gc.span = 100 / (int)todo;
+		gc.base = (int)done * gc.span;
+		rc = apply_one(w, s, &gc);
+		done++;
+	}
+	w->fe->gauge(w->fe, gc.title, -1, NULL);
+	return rc;
+}
+
+/* The ports of the servers just applied, each judged by its role. */
+static size_t selftest_ports(const struct wizard *w, struct port_result **out)
+{
+	struct port_result *v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		for (const struct role_info *ri = role_table(); s->selected && ri->name; ri++) {
+			if (!(s->roles & ri->role))
+				continue;
+			v = xrealloc(v, (n + 1) * sizeof(*v));
+			memset(&v[n], 0, sizeof(*v));
+			port_spec_from_role(&v[n++].spec, ri->role, s->backend->name);
+		}
+	}
+	*out = v;
+	return n;
+}
+
+static void rollback_all(struct wizard *w)
+{
+	wizard_rollback_fn fn = w->o->rollback ? w->o->rollback : rollback_run;
+
+	/* newest first: each checkpoint restores what its apply changed */
+	for (size_t i = w->r->checkpoints.n; i-- > 0;) {
+		struct strlist restored = STRLIST_INIT, recovered = STRLIST_INIT;
+		struct error e = {{0}};
+		const char *id = w->r->checkpoints.v[i];
+
+		if (fn(w->env, id, false, !w->o->no_reload, &restored, &recovered, &e) == -1)
+			sl_add_owned(&w->r->summary, xasprintf(_("rollback of %s failed: %s"), id, e.msg));
+		else
+			sl_add_owned(&w->r->summary, xasprintf(_("Rolled back checkpoint %s."), id));
+		if (e.msg[0] && strstr(w->r->summary.v[w->r->summary.n - 1], e.msg) == NULL)
+			sl_add(&w->r->summary, e.msg);
+		sl_free(&restored);
+		sl_free(&recovered);
+	}
+	w->r->rolled_back = true;
+}
+
+static void offer_rollback(struct wizard *w)
+{
+	struct fe_screen s = {
+		.title = _("Roll back?"),
+		.text = _("The self-test found a critical problem on a port just configured. "
+			  "Roll back every change made now and reload the servers?"),
+	};
+
+	if (w->o->non_interactive) {
+		sl_add(&w->r->summary, _("The self-test found a critical problem; roll back with "
+					 "the commands above if needed."));
+		return;
+	}
+	if (w->fe->yesno(w->fe, &s) == FE_OK)
+		rollback_all(w);
+}
+
+static void self_test(struct wizard *w)
+{
+	struct selftest_opts so = {.host = "localhost", .timeout_ms = 5000, .jobs = 1,
+				   .profile = w->profile};
+	wizard_selftest_fn run = w->o->selftest ? w->o->selftest : selftest_run;
+	struct port_result *res;
+	size_t n = selftest_ports(w, &res);
+	char *report = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (n == 0)
+		return;
+	w->fe->gauge(w->fe, _("Self-test"), 0, _("testing the ports just configured"));
+	run(&so, res, n);
+	w->fe->gauge(w->fe, _("Self-test"), -1, NULL);
+	w->r->selftest = selftest_exit_code(res, n);
+	f = open_memstream(&report, &len);
+	if (f) {
+		selftest_report_text(f, &so, res, n, false);
+		fclose(f);
+		w->fe->textview(w->fe, _("Self-test"), report);
+		free(report);
+	}
+	sl_add_owned(&w->r->summary, xasprintf(_("Self-test: exit code %d (0 all ok, 1 "
+						 "warnings, 2 critical, 3 could not test)."),
+					       w->r->selftest));
+	if (w->r->selftest == 2)
+		offer_rollback(w);
+	for (size_t i = 0; i < n; i++)
+		port_result_free(&res[i]);
+	free(res);
+}
+
+enum go step_apply(struct wizard *w)
+{
+	int rc = apply_all(w);
+
+	if (rc == 0 && w->env->lab) {
+		sl_add(&w->r->summary, _("Lab mode (--root): no server was reloaded."));
+		sl_add(&w->r->summary, _("Self-test skipped in lab mode; on the live host run: "
+					 "mailharden selftest"));
+	} else if (rc == 0) {
+		self_test(w);
+	}
+	w->r->outcome = rc == 0 ? WIZARD_APPLIED : WIZARD_FAILED;
+	{
+		struct strbuf sb = STRBUF_INIT;
+		struct fe_screen s = {.title = rc == 0 ? _("Done") : _("Apply failed")};
+
+		for (size_t i = 0; i < w->r->summary.n; i++)
+			sb_addf(&sb, "%s\n", w->r->summary.v[i]);
+		s.text = sb.buf;
+		w->fe->message(w->fe, &s);
+		sb_free(&sb);
+	}
+	return rc == 0 ? GO_DONE : GO_FAIL;
+}

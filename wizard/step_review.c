@@ -1,0 +1,344 @@
+/*
+ * step_review.c - the plans, the diffs, Explain, Back to any step.
+ */
+#include "step.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/diff.h"
+
+void review_plans_free(struct wizard *w)
+{
+	for (size_t i = 0; i < w->n_srv; i++)
+		plan_free(&w->srv[i].plan);
+	w->planned = false;
+}
+
+static void answers_of(const struct wizard *w, const struct wserver *s, struct answers *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->roles = s->roles;
+	a->profile = w->profile;
+	a->cert_file = w->cert;
+	a->key_file = w->key;
+	a->dh_file = w->profile->dh_bits ? w->dh : NULL;
+}
+
+/* Parameters made here exist only in memory until apply: check the rest. */
+static int answers_check_pending(struct wizard *w, const struct answers *a)
+{
+	struct answers c = *a;
+
+	if (w->dh_pem && c.dh_file && strcmp(c.dh_file, w->dh) == 0)
+		c.dh_file = NULL;
+	return answers_check(w->env, &c, w->e);
+}
+
+static int make_plans(struct wizard *w)
+{
+	review_plans_free(w);
+	for (size_t i = 0; i < w->n_srv; i++) {
+		struct wserver *s = &w->srv[i];
+		struct answers a;
+
+		if (!s->selected)
+			continue;
+		answers_of(w, s, &a);
+		s->plan.server = &s->si;
+		if (answers_check_pending(w, &a) < 0 ||
+		    s->backend->plan(w->env, &s->si, &a, &s->plan, w->e) < 0)
+			return err_prefix(w->e, "%s", s->backend->display_name);
+	}
+	w->planned = true;
+	return 0;
+}
+
+static bool change_is_noop(const struct file_change *c)
+{
+	return c->existed && c->old_len == c->new_len &&
+	       memcmp(c->old_text, c->new_text, c->new_len) == 0;
+}
+
+static char *change_diff(const struct file_change *c)
+{
+	return diff_unified(c->existed ? c->path : "/dev/null", c->old_text, c->old_len, c->path,
+			    c->new_text, c->new_len, 3);
+}
+
+static char *change_label(const struct wserver *s, const struct file_change *c)
+{
+	char *d = change_diff(c);
+	int plus = 0, minus = 0;
+
+	for (char *l = d; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (l[0] == '+' && strncmp(l, "+++", 3) != 0)
+			plus++;
+		else if (l[0] == '-' && strncmp(l, "---", 3) != 0)
+			minus++;
+	}
+	free(d);
+	return xasprintf("%s: %s (+%d -%d)%s", s->backend->name, c->path, plus, minus,
+			 c->existed ? "" : _(" new file"));
+}
+
+/* The review menu's rows: what each one stands for. */
+struct review_row {
+	enum { ROW_APPLY, ROW_FILE, ROW_NOTES, ROW_QUIT } kind;
+	const struct file_change *change;
+};
+
+struct review {
+	struct fe_item items[64];
+	struct review_row rows[64];
+	char *owned[64];
+	size_t n, n_owned;
+};
+
+static void review_add(struct review *rv, const char *tag, const char *label, int kind,
+		       const struct file_change *c, bool own_label)
+{
+	if (rv->n >= ARRAY_LEN(rv->items))
+		return;
+	rv->items[rv->n] = (struct fe_item){tag, label, false, false};
+	rv->rows[rv->n] = (struct review_row){kind, c};
+	if (own_label)
+		rv->owned[rv->n_owned++] = (char *)label;
+	rv->n++;
+}
+
+static bool have_notes(const struct wizard *w)
+{
+	for (size_t i = 0; i < w->n_srv; i++)
+		if (w->srv[i].selected && w->srv[i].plan.notes.n)
+			return true;
+	return false;
+}
+
+static void review_build(struct wizard *w, struct review *rv)
+{
+	static const char *const tags[] = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+					   "11", "12", "13", "14", "15", "16"};
+	size_t k = 0;
+
+	memset(rv, 0, sizeof(*rv));
+	review_add(rv, "apply", _("Apply these changes now"), ROW_APPLY, NULL, false);
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		for (size_t j = 0; s->selected && j < s->plan.n_changes && k < ARRAY_LEN(tags); j++) {
+			const struct file_change *c = &s->plan.changes[j];
+
+			if (!change_is_noop(c))
+				review_add(rv, tags[k++], change_label(s, c), ROW_FILE, c, true);
+		}
+	}
+	if (have_notes(w))
+		review_add(rv, "notes", _("Read the notes on this plan"), ROW_NOTES, NULL, false);
+	review_add(rv, "quit", _("Quit without changing anything"), ROW_QUIT, NULL, false);
+}
+
+static void review_free(struct review *rv)
+{
+	for (size_t i = 0; i < rv->n_owned; i++)
+		free(rv->owned[i]);
+}
+
+static char *notes_text(const struct wizard *w)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		for (size_t j = 0; s->selected && j < s->plan.notes.n; j++)
+			sb_addf(&sb, "%s: %s\n\n", s->backend->display_name, s->plan.notes.v[j]);
+	}
+	return sb_detach(&sb);
+}
+
+static char *choices_text(const struct wizard *w)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, _("Nothing has been written yet. Choose a file to see its diff, Explain "
+		       "for what each setting does and why, or Apply."));
+	sb_adds(&sb, "\n");
+	for (size_t i = 0; i < w->n_srv; i++) {
+		char *roles;
+
+		if (!w->srv[i].selected)
+			continue;
+		roles = roles_format(w->srv[i].roles);
+		sb_addf(&sb, "\n%s: %s", w->srv[i].backend->display_name, roles);
+		free(roles);
+	}
+	sb_addf(&sb, "\n%s %s", _("Profile:"), w->profile->name);
+	sb_addf(&sb, "\n%s %s", _("Certificate:"), w->cert ? w->cert : _("keep the current one"));
+	if (w->profile->dh_bits && w->dh)
+		sb_addf(&sb, "\n%s %s%s", _("DH parameters:"), w->dh,
+			w->dh_pem ? _(" (written on Apply)") : "");
+	return sb_detach(&sb);
+}
+
+static char *explain_text(const struct wizard *w)
+{
+	const struct plan *plans[MAX_SERVERS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_srv; i++)
+		if (w->srv[i].selected)
+			plans[n++] = &w->srv[i].plan;
+	return explain_plans(plans, n);
+}
+
+static void show_text(struct wizard *w, const char *title, char *text)
+{
+	w->fe->textview(w->fe, title, text);
+	free(text);
+}
+
+/* Back from the review: which step to revisit. */
+static enum go review_back(struct wizard *w)
+{
+	static const enum step steps[] = {ST_SERVERS, ST_ROLES, ST_PROFILE, ST_CERT, ST_DH};
+	static const char *const tags[] = {"1", "2", "3", "4", "5"};
+	const char *labels[] = {_("Mail servers"), _("Services and ports"), _("Compatibility"),
+				_("Certificate"), _("DH parameters")};
+	struct fe_item items[ARRAY_LEN(steps)];
+	struct fe_screen s = {.title = _("Go back"), .text = _("Which step do you want to change?"),
+			      .default_item = 2};
+	size_t n = 0, choice = 0;
+	enum step map[ARRAY_LEN(steps)];
+
+	for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+		if (steps[i] == ST_DH && w->profile->dh_bits == 0)
+			continue;
+		items[n] = (struct fe_item){tags[n], labels[i], false, false};
+		map[n++] = steps[i];
+	}
+	if (w->fe->menu(w->fe, &s, items, n, &choice) != FE_OK || choice >= n)
+		return GO_STAY;
+	w->forced = (int)map[choice];
+	w->to_review = true;
+	return GO_BACK;
+}
+
+static const char *review_help(void)
+{
+	return _("Each file is shown as a unified diff: lines starting with - go, lines "
+		 "starting with + come. Comments and settings mailharden does not own stay "
+		 "as they are. Apply validates a staged copy with the server's own checker, "
+		 "makes a checkpoint, writes every file atomically and reloads the server; any "
+		 "failure restores every file. Back lets you change any earlier answer.");
+}
+
+static enum go review_screen(struct wizard *w)
+{
+	struct review rv;
+	struct fe_screen s = {.title = _("Review"), .back = true, .help = review_help(),
+			      .ok_label = _("Select"), .extra_label = _("Explain")};
+	size_t choice = 0;
+	enum fe_rc rc;
+	enum go g = GO_STAY;
+
+	review_build(w, &rv);
+	s.text = choices_text(w);
+	s.default_item = rv.n > 2 ? 1 : 0;
+	rc = w->fe->menu(w->fe, &s, rv.items, rv.n, &choice);
+	free((char *)s.text);
+	if (rc == FE_EXTRA) {
+		show_text(w, _("What each setting does"), explain_text(w));
+	} else if (rc == FE_BACK) {
+		g = review_back(w);
+	} else if (rc == FE_CANCEL) {
+		g = flow_confirm_quit(w);
+	} else if (rv.rows[choice].kind == ROW_APPLY) {
+		g = GO_NEXT;
+	} else if (rv.rows[choice].kind == ROW_FILE) {
+		show_text(w, rv.rows[choice].change->path, change_diff(rv.rows[choice].change));
+	} else if (rv.rows[choice].kind == ROW_NOTES) {
+		show_text(w, _("Notes"), notes_text(w));
+	} else {
+		g = flow_confirm_quit(w);
+	}
+	review_free(&rv);
+	return g;
+}
+
+static bool all_empty(const struct wizard *w)
+{
+	for (size_t i = 0; i < w->n_srv; i++)
+		if (w->srv[i].selected && !plan_is_empty(&w->srv[i].plan))
+			return false;
+	return true;
+}
+
+static enum go review_nothing(struct wizard *w)
+{
+	struct fe_screen s = {.title = _("Review"),
+			      .text = _("Nothing to change: the configuration already matches "
+					"every answer. No file was written.")};
+
+	sl_add(&w->r->summary, s.text);
+	w->fe->message(w->fe, &s);
+	w->r->outcome = WIZARD_NOTHING;
+	return GO_DONE;
+}
+
+static enum go review_plan_failed(struct wizard *w)
+{
+	if (w->o->non_interactive)
+		return GO_FAIL;
+	flow_error_screen(w, w->e->msg);
+	w->e->msg[0] = '\0';
+	return review_back(w) == GO_BACK ? GO_BACK : GO_QUIT;
+}
+
+static enum go review_batch(struct wizard *w, const char *apply)
+{
+	char *diff;
+
+	if (apply == NULL)
+		return flow_fail_missing(w, "apply");
+	if (strcmp(apply, "yes") == 0)
+		return GO_NEXT;
+	if (strcmp(apply, "no") != 0) {
+		err_set(w->e, _("answers: apply must be yes or no, not '%s'"), apply);
+		return GO_FAIL;
+	}
+	for (size_t i = 0; i < w->n_srv; i++) {
+		if (!w->srv[i].selected)
+			continue;
+		diff = plan_diff(&w->srv[i].plan);
+		w->fe->textview(w->fe, w->srv[i].backend->display_name, diff);
+		free(diff);
+	}
+	sl_add(&w->r->summary, _("Not applied (apply = no): nothing was changed."));
+	w->r->outcome = WIZARD_NOTHING;
+	return GO_DONE;
+}
+
+enum go step_review(struct wizard *w)
+{
+	const char *apply = flow_preset(w, "apply");
+	enum go g;
+
+	w->to_review = false;
+	w->forced = -1;
+	if (make_plans(w) < 0)
+		return review_plan_failed(w);
+	if (all_empty(w))
+		return review_nothing(w);
+	if (w->o->non_interactive)
+		return review_batch(w, apply);
+	if (apply && strcmp(apply, "yes") == 0 && !w->answered[ST_REVIEW]) {
+		w->answered[ST_REVIEW] = true;
+		return GO_NEXT;
+	}
+	do
+		g = review_screen(w);
+	while (g == GO_STAY);
+	return g;
+}
