@@ -158,6 +158,9 @@ struct backend {
 	const char *name;         /* "postfix" */
 	const char *display_name; /* "Postfix" */
 	unsigned roles_possible;  /* enum role bits this server can serve */
+	/* A role the config serves but the answers leave out: true, the plan
+	 * closes it (Dovecot's listeners); false, it is left as it is. */
+	bool closes_unchosen;
 
 	int (*detect)(const struct env *env, struct server_info *si);
 	int (*plan)(const struct env *env, const struct server_info *si,

@@ -1376,6 +1376,7 @@ const struct backend dovecot_backend = {
 	.name = "dovecot",
 	.display_name = "Dovecot",
 	.roles_possible = ROLES_MDA,
+	.closes_unchosen = true,
 	.detect = dovecot_detect,
 	.plan = dovecot_plan,
 	.validate = dovecot_validate,

@@ -122,7 +122,7 @@ static const struct profile profiles[] = {
 	 TLS13_SUITES, CURVES, true, false, 0, false,
 	 N_("Outlook 2013+ / Outlook 2010 on Windows 7 with TLS 1.2 enabled, Thunderbird 31+, "
 	    "Apple Mail on macOS 10.11 / iOS 9, Android 4.4.2, Java 8u161, OpenSSL 1.0.1"),
-	 N_("TLS 1.2 and 1.3: recommended for almost every mail server"),
+	 N_("TLS 1.2 and 1.3: recommended for most mail servers"),
 	 N_("TLS 1.2 and 1.3 with forward-secret AEAD suites only (ECDHE with AES-GCM "
 	    "or ChaCha20-Poly1305), as in Mozilla's guideline 6.0. TLS 1.0 and 1.1 are "
 	    "deprecated by RFC 8996.")},

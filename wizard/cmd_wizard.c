@@ -46,6 +46,11 @@ int cli_wizard(struct env *env, const struct cli_opts *o)
 		fe = fe_dialog_new();
 	if (fe == NULL)
 		fe = fe_line_new(o->non_interactive ? NULL : stdin, stdout);
+	/* TRANSLATORS: a short mark shown with every title: a lab root, or
+	 * this host's real configuration */
+	fe->mark = env->lab ? _("lab") : _("live");
+	fe_interrupt_note(_("Interrupted: nothing was written."));
+	fe_interrupt_install();
 	if (fe->begin(fe, bt, &e) < 0) {
 		msg_error("%s", e.msg);
 		fe_free(fe);

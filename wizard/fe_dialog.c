@@ -12,10 +12,12 @@
 /* dialog.h may bring its own gettext macro; ours is the one we use */
 #undef _
 
+#include <langinfo.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "frontend.h"
 
@@ -24,11 +26,146 @@ struct dialog_ctx {
 	char *backtitle;
 	char *steps[6]; /* the gauge's recent steps */
 	size_t n_steps;
+	char title[512]; /* the title with the mark, for the widget being drawn */
 };
 
 static struct dialog_ctx *ctx_of(struct frontend *fe)
 {
 	return fe->ctx;
+}
+
+/* "Review (7/8) [lab]": the mark stays visible even when a box covers
+ * the backtitle line. */
+static const char *titled(struct frontend *fe, const char *title)
+{
+	struct dialog_ctx *c = ctx_of(fe);
+
+	if (fe->mark && *fe->mark)
+		snprintf(c->title, sizeof(c->title), "%s [%s]", title ? title : "", fe->mark);
+	else
+		snprintf(c->title, sizeof(c->title), "%s", title ? title : "");
+	return c->title;
+}
+
+/* Columns a UTF-8 string takes on the screen. */
+static int columns(const char *s, size_t len)
+{
+	mbstate_t st = {0};
+	int cols = 0;
+
+	while (len > 0) {
+		wchar_t wc;
+		size_t n = mbrtowc(&wc, s, len, &st);
+		int w;
+
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0)
+			return cols + (int)len;
+		w = wcwidth(wc);
+		cols += w > 0 ? w : 0;
+		s += n;
+		len -= n;
+	}
+	return cols;
+}
+
+/* A label that fits max columns, cut after a whole word (a space, comma
+ * or slash) and marked as cut; never in the middle of a word. */
+static char *fit_label(const char *label, int max)
+{
+	bool utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	const char *more = utf8 ? "\u2026" : "...";
+	int more_cols = utf8 ? 1 : 3;
+	size_t len = strlen(label), cut = 0;
+
+	if (max < 8 || columns(label, len) <= max)
+		return xstrdup(label);
+	for (size_t i = 1; i < len; i++) {
+		bool boundary = label[i] == ' ' || label[i - 1] == ',' || label[i - 1] == '/';
+
+		if (columns(label, i) + more_cols > max)
+			break;
+		if (boundary)
+			cut = i;
+	}
+	while (cut > 0 && (label[cut - 1] == ' ' || label[cut - 1] == ','))
+		cut--;
+	if (cut == 0) /* one long word: cut at a character, still marked */
+		for (cut = len; cut > 0 && columns(label, cut) + more_cols > max; cut--)
+			;
+	while (cut > 0 && ((unsigned char)label[cut] & 0xc0) == 0x80)
+		cut--;
+	return xasprintf("%.*s%s", (int)cut, label, more);
+}
+
+/* Appends text wrapped at width columns to sb, at most max lines (the
+ * count is returned); a cut is marked. */
+static int wrap_lines(struct strbuf *sb, const char *text, int width, int max, bool *cut)
+{
+	int lines = 0;
+	const char *p = text;
+
+	while (*p && lines < max) {
+		const char *eol = strchr(p, '\n'), *end = eol ? eol : p + strlen(p), *brk = NULL;
+		const char *q = p;
+
+		/* the longest run of whole words that fits */
+		while (q < end) {
+			const char *sp = memchr(q, ' ', (size_t)(end - q));
+			const char *wend = sp ? sp : end;
+
+			if (columns(p, (size_t)(wend - p)) > width && brk != NULL)
+				break;
+			brk = wend;
+			q = sp ? sp + 1 : end;
+		}
+		if (brk == NULL)
+			brk = end;
+		sb_addf(sb, "%s%.*s", lines ? "\n" : "", (int)(brk - p), p);
+		lines++;
+		p = brk;
+		while (*p == ' ')
+			p++;
+		if (p == end && eol)
+			p = eol + 1;
+		else if (p == end)
+			break;
+	}
+	*cut = *p != '\0';
+	return lines;
+}
+
+/* A list needs room for three rows (all, if fewer): a long question is
+ * shortened to its first lines and points to Help for the rest. */
+static char *fit_prompt(const char *prompt, size_t rows, bool has_help)
+{
+	/* backtitle 2, frame 2, list frame 2, buttons 2, a spare line */
+	int max = LINES - 9 - (int)(rows < 3 ? rows : 3);
+	struct strbuf sb = STRBUF_INIT;
+	bool cut;
+
+	if (max < 1)
+		max = 1;
+	wrap_lines(&sb, prompt, COLS - 10, max, &cut);
+	if (!cut) {
+		sb_free(&sb);
+		return xstrdup(prompt);
+	}
+	sb_free(&sb);
+	wrap_lines(&sb, prompt, COLS - 10, max - 1, &cut);
+	sb_addf(&sb, "\n%s", has_help ? _("(more under Help)") : "...");
+	return sb_detach(&sb);
+}
+
+/* Room for a list label: the screen less the box, the list frame, the tag
+ * column and (checklist) the "[*] " box. */
+static int label_room(const struct fe_item *items, size_t n, int extra)
+{
+	int tagw = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!items[i].disabled && items[i].tag && columns(items[i].tag, strlen(items[i].tag)) > tagw)
+			tagw = columns(items[i].tag, strlen(items[i].tag));
+	return COLS - 12 - tagw - extra;
 }
 
 /* How the buttons map this screen's choices.  libdialog has four
@@ -94,7 +231,7 @@ static void show_help(struct frontend *fe, const char *help)
 	dialog_vars.ok_label = (char *)_("OK");
 	dlg_clear();
 	dlg_put_backtitle();
-	dialog_msgbox(_("Help"), help, 0, 0, 1);
+	dialog_msgbox(titled(fe, _("Help")), help, 0, 0, 1);
 	dlg_restore_vars(&saved);
 }
 
@@ -123,9 +260,9 @@ static enum fe_rc fd_message(struct frontend *fe, const struct fe_screen *s)
 		if (s->back || s->help) {
 			dialog_vars.yes_label = dialog_vars.ok_label;
 			dialog_vars.no_label = (char *)_("Cancel");
-			rc = dialog_yesno(s->title, s->text, 0, 0);
+			rc = dialog_yesno(titled(fe, s->title), s->text, 0, 0);
 		} else {
-			rc = dialog_msgbox(s->title, s->text, 0, 0, 1);
+			rc = dialog_msgbox(titled(fe, s->title), s->text, 0, 0, 1);
 		}
 		dlg_clr_result();
 		dlg_restore_vars(&saved);
@@ -139,23 +276,31 @@ static enum fe_rc fd_message(struct frontend *fe, const struct fe_screen *s)
 
 static enum fe_rc fd_yesno(struct frontend *fe, const struct fe_screen *s)
 {
-	DIALOG_VARS saved;
-	int rc;
+	for (;;) {
+		DIALOG_VARS saved;
+		int rc;
 
-	dlg_save_vars(&saved);
-	prepare(fe, s);
-	dialog_vars.yes_label = (char *)_("Yes");
-	dialog_vars.no_label = (char *)_("No");
-	/* dialog(1)'s --defaultno sets both: yesno reads default_button */
-	if (s->default_no) {
-		dialog_vars.defaultno = true;
-		dialog_vars.default_button = DLG_EXIT_CANCEL;
+		dlg_save_vars(&saved);
+		prepare(fe, s);
+		dialog_vars.extra_button = false;
+		dialog_vars.yes_label = (char *)(s->ok_label ? s->ok_label : _("Yes"));
+		dialog_vars.no_label = (char *)(s->no_label ? s->no_label : _("No"));
+		/* dialog(1)'s --defaultno sets both: yesno reads default_button */
+		if (s->default_no) {
+			dialog_vars.defaultno = true;
+			dialog_vars.default_button = DLG_EXIT_CANCEL;
+		}
+		rc = dialog_yesno(titled(fe, s->title), s->text, 0, 0);
+		dlg_clr_result();
+		dlg_restore_vars(&saved);
+		if (rc == DLG_EXIT_HELP && s->help) {
+			show_help(fe, s->help);
+			continue;
+		}
+		if (rc == DLG_EXIT_OK)
+			return FE_OK;
+		return rc == DLG_EXIT_CANCEL ? FE_BACK : FE_CANCEL;
 	}
-	rc = dialog_yesno(s->title, s->text, 0, 0);
-	dlg_restore_vars(&saved);
-	if (rc == DLG_EXIT_OK)
-		return FE_OK;
-	return rc == DLG_EXIT_CANCEL ? FE_BACK : FE_CANCEL;
 }
 
 /* The prompt plus the items that cannot be chosen (libdialog cannot
@@ -171,132 +316,149 @@ static char *prompt_with_disabled(const struct fe_screen *s, const struct fe_ite
 	return sb_detach(&sb);
 }
 
-static long index_of_tag(const struct fe_item *items, size_t n, const char *tag)
+/* The row to open on: the cursor left there last time, else the default. */
+static size_t start_row(const struct fe_screen *s, size_t n)
+{
+	size_t r = s->cursor ? *s->cursor : s->default_item;
+
+	return r < n ? r : 0;
+}
+
+/* The enabled rows as libdialog list items, labels fitted to the screen. */
+static DIALOG_LISTITEM *list_items(const struct fe_item *items, size_t n, int extra, int *k)
+{
+	DIALOG_LISTITEM *li = xcalloc(n + 1, sizeof(*li));
+	int room = label_room(items, n, extra);
+
+	*k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].disabled)
+			continue;
+		li[*k].name = (char *)items[i].tag;
+		li[*k].text = fit_label(items[i].label, room);
+		li[*k].help = (char *)"";
+		li[*k].state = items[i].on;
+		(*k)++;
+	}
+	return li;
+}
+
+static void list_items_free(DIALOG_LISTITEM *li, int k)
+{
+	for (int i = 0; i < k; i++)
+		free(li[i].text);
+	free(li);
+}
+
+/* libdialog's row (enabled rows only) back to the caller's index. */
+static size_t item_of_row(const struct fe_item *items, size_t n, int row)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!items[i].disabled && items[i].tag && strcmp(items[i].tag, tag) == 0)
-			return (long)i;
-	return -1;
+		if (!items[i].disabled && row-- == 0)
+			return i;
+	return 0;
+}
+
+/* The tag of the first enabled row at or after i. */
+static char *start_tag(const struct fe_item *items, size_t n, size_t i)
+{
+	for (; i < n; i++)
+		if (!items[i].disabled && items[i].tag)
+			return xstrdup(items[i].tag);
+	return xstrdup("");
+}
+
+/* Remembers the row the cursor was on, for the next time. */
+static void keep_row(const struct fe_screen *s, const struct fe_item *items, size_t n,
+		     const DIALOG_LISTITEM *li, int k, int row, char **def)
+{
+	if (row < 0 || row >= k)
+		return;
+	free(*def);
+	*def = xstrdup(li[row].name);
+	if (s->cursor)
+		*s->cursor = item_of_row(items, n, row);
 }
 
 static enum fe_rc fd_menu(struct frontend *fe, const struct fe_screen *s,
 			   const struct fe_item *items, size_t n, size_t *choice)
 {
-	char **argv = xcalloc(2 * n + 1, sizeof(*argv));
 	char *prompt = prompt_with_disabled(s, items, n);
-	char *def = xstrdup(s->default_item < n && items[s->default_item].tag
-				    ? items[s->default_item].tag : "");
+	char *def = start_tag(items, n, start_row(s, n));
 	enum fe_rc out = FE_CANCEL;
-	int k = 0;
+	int k;
+	DIALOG_LISTITEM *li = list_items(items, n, 0, &k);
 
-	for (size_t i = 0; i < n; i++) {
-		if (items[i].disabled)
-			continue;
-		argv[k++] = (char *)items[i].tag;
-		argv[k++] = (char *)items[i].label;
-	}
 	for (;;) {
 		DIALOG_VARS saved;
 		struct buttons b;
-		char *res;
-		int rc;
+		char *fitted;
+		int rc, row = -1;
 
 		dlg_save_vars(&saved);
 		b = prepare(fe, s);
 		dialog_vars.default_item = def;
-		rc = dialog_menu(s->title, prompt, 0, 0, 0, k / 2, argv);
-		res = take_result();
+		fitted = fit_prompt(prompt, (size_t)k, s->help != NULL);
+		rc = dlg_menu(titled(fe, s->title), fitted, 0, 0, 0, k, li, &row, dlg_dummy_menutext);
+		free(fitted);
+		dlg_clr_result();
 		dlg_restore_vars(&saved);
+		keep_row(s, items, n, li, k, row, &def);
 		if (rc == DLG_EXIT_HELP && s->help) {
-			/* "HELP tag": come back to the row the user was on */
-			free(def);
-			def = xstrdup(strncmp(res, "HELP ", 5) == 0 ? res + 5 : res);
-			free(res);
-			show_help(fe, s->help);
+			show_help(fe, s->help); /* then back on the same row */
 			continue;
 		}
 		out = map_rc(rc, b);
-		if (out == FE_OK || out == FE_EXTRA) {
-			long i = index_of_tag(items, n, res);
-
-			if (i < 0 && out == FE_OK)
-				out = FE_CANCEL;
-			*choice = i < 0 ? 0 : (size_t)i;
-		}
-		free(res);
+		if ((out == FE_OK || out == FE_EXTRA) && row >= 0 && row < k)
+			*choice = item_of_row(items, n, row);
+		else if (out == FE_OK)
+			out = FE_CANCEL;
 		break;
 	}
+	list_items_free(li, k);
 	free(def);
 	free(prompt);
-	free(argv);
 	return out;
-}
-
-/* Sets items[].on from a list of tags ("a b"); the first word is skipped
- * when skip_first (the help status names the current row first). */
-static void apply_selection(struct fe_item *items, size_t n, const char *res, bool skip_first)
-{
-	char *copy = xstrdup(res), *save = NULL;
-	bool first = true;
-
-	for (size_t i = 0; i < n; i++)
-		if (!items[i].disabled)
-			items[i].on = false;
-	for (char *t = strtok_r(copy, " \n\"'", &save); t; t = strtok_r(NULL, " \n\"'", &save)) {
-		long i;
-
-		if (first && skip_first) {
-			first = false;
-			continue;
-		}
-		first = false;
-		if ((i = index_of_tag(items, n, t)) >= 0)
-			items[i].on = true;
-	}
-	free(copy);
 }
 
 static enum fe_rc fd_checklist(struct frontend *fe, const struct fe_screen *s,
 				struct fe_item *items, size_t n)
 {
-	char **argv = xcalloc(3 * n + 1, sizeof(*argv));
 	char *prompt = prompt_with_disabled(s, items, n);
+	char *def = start_tag(items, n, start_row(s, n));
 	enum fe_rc out = FE_CANCEL;
+	int k;
+	DIALOG_LISTITEM *li = list_items(items, n, 4, &k);
 
 	for (;;) {
 		DIALOG_VARS saved;
 		struct buttons b;
-		char *res;
-		int rc, k = 0;
+		char *fitted;
+		int rc, row = -1;
 
-		for (size_t i = 0; i < n; i++) {
-			if (items[i].disabled)
-				continue;
-			argv[k++] = (char *)items[i].tag;
-			argv[k++] = (char *)items[i].label;
-			argv[k++] = (char *)(items[i].on ? "on" : "off");
-		}
 		dlg_save_vars(&saved);
 		b = prepare(fe, s);
-		rc = dialog_checklist(s->title, prompt, 0, 0, 0, k / 3, argv, FLAG_CHECK);
-		res = take_result();
+		dialog_vars.default_item = def;
+		fitted = fit_prompt(prompt, (size_t)k, s->help != NULL);
+		rc = dlg_checklist(titled(fe, s->title), fitted, 0, 0, 0, k, li, " *", FLAG_CHECK,
+				   &row);
+		free(fitted);
+		dlg_clr_result();
 		dlg_restore_vars(&saved);
+		keep_row(s, items, n, li, k, row, &def);
 		if (rc == DLG_EXIT_HELP && s->help) {
-			/* with help_status the result is "HELP row selected..." */
-			if (strncmp(res, "HELP ", 5) == 0)
-				apply_selection(items, n, res + 5, true);
-			free(res);
-			show_help(fe, s->help);
+			show_help(fe, s->help); /* the ticks stay in li */
 			continue;
 		}
 		out = map_rc(rc, b);
 		if (out == FE_OK)
-			apply_selection(items, n, res, false);
-		free(res);
+			for (int i = 0; i < k; i++)
+				items[item_of_row(items, n, i)].on = li[i].state != 0;
 		break;
 	}
+	list_items_free(li, k);
+	free(def);
 	free(prompt);
-	free(argv);
 	return out;
 }
 
@@ -315,7 +477,10 @@ static enum fe_rc fd_input(struct frontend *fe, const struct fe_screen *s, const
 		dlg_save_vars(&saved);
 		b = prepare(fe, s);
 		dialog_vars.max_input = 4096;
-		rc = dialog_inputbox(s->title, s->text, 0, -1, cur, 0);
+		/* start in the text field: with the default 0 the focus sits on
+		 * OK and typed letters work the buttons' hotkeys (c, h, H) */
+		dialog_vars.default_button = -1;
+		rc = dialog_inputbox(titled(fe, s->title), s->text, 0, -1, cur, 0);
 		res = take_result();
 		dlg_restore_vars(&saved);
 		if (rc == DLG_EXIT_HELP && s->help) {
@@ -352,11 +517,11 @@ static void fd_textview(struct frontend *fe, const char *title, const char *text
 	dlg_put_backtitle();
 	if (fd >= 0 && write(fd, text, len) == (ssize_t)len) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		dialog_textbox(title, path, -1, -1);
+		dialog_textbox(titled(fe, title), path, -1, -1);
 	} else {
 		dialog_vars.cr_wrap = true;
 		dialog_vars.no_nl_expand = true;
-		dialog_msgbox(title, text, -1, -1, 1);
+		dialog_msgbox(titled(fe, title), text, -1, -1, 1);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -395,7 +560,7 @@ static void fd_gauge(struct frontend *fe, const char *title, int percent, const 
 	dlg_save_vars(&saved);
 	dialog_vars.backtitle = c->backtitle;
 	dlg_put_backtitle();
-	dialog_mixedgauge(title, step ? step : "", 0, 0, percent, (int)(n / 2), items);
+	dialog_mixedgauge(titled(fe, title), step ? step : "", 0, 0, percent, (int)(n / 2), items);
 	dlg_restore_vars(&saved);
 }
 
@@ -444,6 +609,16 @@ static void init_without_colors(void)
 		close(fd);
 }
 
+/* From the signal handler: give the terminal back (modes, cursor, the
+ * screen the shell had) before the note is printed. */
+static void fd_restore(void)
+{
+	dialog_vars.backtitle = NULL;
+	dlg_clear();
+	refresh();
+	endwin();
+}
+
 static int fd_begin(struct frontend *fe, const char *backtitle, struct error *e)
 {
 	struct dialog_ctx *c = ctx_of(fe);
@@ -461,6 +636,7 @@ static int fd_begin(struct frontend *fe, const char *backtitle, struct error *e)
 	set_escdelay(100);
 	dialog_vars.backtitle = c->backtitle;
 	c->started = true;
+	fe_interrupt_restore = fd_restore;
 	return 0;
 }
 
@@ -469,6 +645,7 @@ static void fd_end(struct frontend *fe)
 	struct dialog_ctx *c = ctx_of(fe);
 
 	fd_gauge(fe, NULL, -1, NULL);
+	fe_interrupt_restore = NULL;
 	if (c->started) {
 		dialog_vars.backtitle = NULL;
 		/* leave a clean terminal for the summary printed after us */

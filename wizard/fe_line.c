@@ -61,9 +61,14 @@ static char *trimmed(char *s)
 	return s;
 }
 
-static void header(struct line_ctx *c, const char *title, const char *text)
+static void header(struct frontend *fe, const char *title, const char *text)
 {
-	fprintf(c->out, "\n== %s ==\n", title ? title : "");
+	struct line_ctx *c = ctx_of(fe);
+
+	if (fe->mark && *fe->mark)
+		fprintf(c->out, "\n== %s [%s] ==\n", title ? title : "", fe->mark);
+	else
+		fprintf(c->out, "\n== %s ==\n", title ? title : "");
 	if (text && *text)
 		fprintf(c->out, "%s\n", text);
 }
@@ -112,7 +117,7 @@ static enum fe_rc line_message(struct frontend *fe, const struct fe_screen *s)
 	enum fe_rc rc = FE_OK;
 	bool again = true;
 
-	header(c, s->title, s->text);
+	header(fe, s->title, s->text);
 	/* plain notices go by; a screen with a button label or Back waits */
 	if (s->ok_label == NULL && !s->back)
 		return FE_OK;
@@ -141,19 +146,24 @@ static enum fe_rc line_yesno(struct frontend *fe, const struct fe_screen *s)
 {
 	struct line_ctx *c = ctx_of(fe);
 
-	header(c, s->title, s->text);
+	header(fe, s->title, s->text);
 	for (;;) {
 		char *line, *in;
 		enum fe_rc rc = FE_CANCEL;
 		bool decided = true;
 
-		/* TRANSLATORS: the line-mode yes/no prompt; answers are the words
-		 * "yes" and "no" as translated below */
-		fprintf(c->out, "%s ", _("[y/n]:"));
+		/* TRANSLATORS: the line-mode yes/no prompts, the capital letter is
+		 * what Enter answers; answers are the words "yes" and "no" as
+		 * translated below, or their first letters */
+		fprintf(c->out, "%s ", s->default_no ? _("[y/N]:") : _("[Y/n]:"));
 		if (!read_line(c, &line))
 			return FE_CANCEL;
 		in = trimmed(line);
-		if (is_answer(in, "yes", _("yes")))
+		if (*in == '\0')
+			rc = s->default_no ? FE_BACK : FE_OK;
+		else if (strcmp(in, "?") == 0 && s->help)
+			decided = !fprintf(c->out, "\n%s\n", s->help);
+		else if (is_answer(in, "yes", _("yes")))
 			rc = FE_OK;
 		else if (is_answer(in, "no", _("no")))
 			rc = FE_BACK;
@@ -165,18 +175,42 @@ static enum fe_rc line_yesno(struct frontend *fe, const struct fe_screen *s)
 	}
 }
 
-/* A number 1..n or a tag; returns the index or -1. */
+/* The number shown for item i (words and disabled rows have none), 0 if
+ * none. */
+static size_t number_of(const struct fe_item *items, size_t i)
+{
+	size_t k = 0;
+
+	if (items[i].word)
+		return 0;
+	for (size_t j = 0; j <= i; j++)
+		k += !items[j].word;
+	return k;
+}
+
+/* A number or a tag; returns the index or -1. */
 static long pick(const char *in, const struct fe_item *items, size_t n)
 {
 	char *end;
 	long k = strtol(in, &end, 10);
 
-	if (*in && *end == '\0' && k >= 1 && (size_t)k <= n && !items[k - 1].disabled)
-		return k - 1;
+	for (size_t i = 0; *in && *end == '\0' && i < n; i++)
+		if (k >= 1 && number_of(items, i) == (size_t)k && !items[i].disabled)
+			return (long)i;
 	for (size_t i = 0; i < n; i++)
 		if (items[i].tag && strcmp(items[i].tag, in) == 0 && !items[i].disabled)
 			return (long)i;
 	return -1;
+}
+
+/* How many items have a number. */
+static size_t numbered(const struct fe_item *items, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += !items[i].word;
+	return k;
 }
 
 static void list_items(struct line_ctx *c, const struct fe_item *items, size_t n, bool boxes)
@@ -187,10 +221,15 @@ static void list_items(struct line_ctx *c, const struct fe_item *items, size_t n
 			continue;
 		}
 		if (boxes)
-			fprintf(c->out, "  [%c] %2zu) %s  %s\n", items[i].on ? 'x' : ' ', i + 1,
-				items[i].tag, items[i].label);
+			fprintf(c->out, "  [%c] ", items[i].on ? 'x' : ' ');
 		else
-			fprintf(c->out, "  %2zu) %s  %s\n", i + 1, items[i].tag, items[i].label);
+			fputs("  ", c->out);
+		/* a word is typed, not numbered: "apply" must be spelled out */
+		if (items[i].word)
+			fprintf(c->out, "%s  %s\n", items[i].tag, items[i].label);
+		else
+			fprintf(c->out, "%2zu) %s  %s\n", number_of(items, i), items[i].tag,
+				items[i].label);
 	}
 }
 
@@ -198,9 +237,11 @@ static enum fe_rc line_menu(struct frontend *fe, const struct fe_screen *s,
 			    const struct fe_item *items, size_t n, size_t *choice)
 {
 	struct line_ctx *c = ctx_of(fe);
-	size_t def = s->default_item < n ? s->default_item : 0;
+	size_t def = s->cursor ? *s->cursor : s->default_item;
 
-	header(c, s->title, s->text);
+	if (def >= n)
+		def = 0;
+	header(fe, s->title, s->text);
 	list_items(c, items, n, false);
 	for (;;) {
 		char *line, *in;
@@ -208,7 +249,14 @@ static enum fe_rc line_menu(struct frontend *fe, const struct fe_screen *s,
 		bool again;
 		long k;
 
-		fprintf(c->out, _("Choose 1-%zu [%zu]"), n, def + 1);
+		if (items[def].word)
+			fprintf(c->out, _("Choose 1-%zu or a word [%s]"), numbered(items, n),
+				items[def].tag);
+		else if (numbered(items, n) < n)
+			fprintf(c->out, _("Choose 1-%zu or a word [%zu]"), numbered(items, n),
+				number_of(items, def));
+		else
+			fprintf(c->out, _("Choose 1-%zu [%zu]"), n, def + 1);
 		keys_hint(c, s);
 		if (!read_line(c, &line))
 			return FE_CANCEL;
@@ -223,6 +271,8 @@ static enum fe_rc line_menu(struct frontend *fe, const struct fe_screen *s,
 		free(line);
 		if (k >= 0) {
 			*choice = (size_t)k;
+			if (s->cursor)
+				*s->cursor = (size_t)k;
 			return FE_OK;
 		}
 		fprintf(c->out, "%s\n", _("Please answer with one of the numbers."));
@@ -266,7 +316,7 @@ static enum fe_rc line_checklist(struct frontend *fe, const struct fe_screen *s,
 	bool *sel = xcalloc(n, sizeof(*sel));
 	enum fe_rc rc = FE_CANCEL;
 
-	header(c, s->title, s->text);
+	header(fe, s->title, s->text);
 	list_items(c, items, n, true);
 	for (;;) {
 		char *line, *in, *cur = current_selection(items, n);
@@ -305,7 +355,7 @@ static enum fe_rc line_input(struct frontend *fe, const struct fe_screen *s, con
 {
 	struct line_ctx *c = ctx_of(fe);
 
-	header(c, s->title, s->text);
+	header(fe, s->title, s->text);
 	for (;;) {
 		char *line, *in;
 		enum fe_rc rc;
@@ -330,9 +380,7 @@ static enum fe_rc line_input(struct frontend *fe, const struct fe_screen *s, con
 
 static void line_textview(struct frontend *fe, const char *title, const char *text)
 {
-	struct line_ctx *c = ctx_of(fe);
-
-	header(c, title, text);
+	header(fe, title, text);
 }
 
 static void line_gauge(struct frontend *fe, const char *title, int percent, const char *step)

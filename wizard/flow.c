@@ -82,6 +82,37 @@ enum go flow_pass(const struct wizard *w)
 	return w->dir < 0 ? GO_BACK : GO_NEXT;
 }
 
+/* Whether step st shows a screen in this run (as far as known now). */
+static bool step_shown(const struct wizard *w, enum step st)
+{
+	switch (st) {
+	case ST_WELCOME:
+		return !w->o->non_interactive;
+	case ST_DH:
+		return w->profile == NULL || w->profile->dh_bits > 0;
+	case ST_APPLY:
+	case ST_COUNT:
+		return false;
+	default:
+		return true;
+	}
+}
+
+const char *flow_title(struct wizard *w, enum step st, const char *name)
+{
+	int at = 0, total = 0;
+
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (!step_shown(w, (enum step)i))
+			continue;
+		total++;
+		if (i <= (int)st)
+			at++;
+	}
+	snprintf(w->title, sizeof(w->title), "%s (%d/%d)", name, at, total);
+	return w->title;
+}
+
 /* Asks for a path; GO_NEXT with *out set, or what the user did instead. */
 enum go flow_ask_path(struct wizard *w, const char *title, const char *text,
 		      const char *help, const char *init, char **out)
@@ -177,6 +208,7 @@ int wizard_run(const struct env *env, struct frontend *fe, const struct wizard_o
 	free(w.dh_pem);
 	free(w.typed_cert);
 	free(w.typed_key);
+	free(w.notes_seen);
 	return r->outcome == WIZARD_FAILED ? -1 : 0;
 }
 

@@ -31,6 +31,8 @@ struct fe_item {
 	const char *label; /* translated description */
 	bool on;           /* checklist: selected (in and out) */
 	bool disabled;     /* shown, not choosable; label says why */
+	bool word;         /* line mode: chosen by typing its tag, never by a
+			    * number (apply: "1" must not apply) */
 };
 
 struct fe_screen {
@@ -42,6 +44,11 @@ struct fe_screen {
 	const char *extra_label; /* NULL: no extra button */
 	size_t default_item;     /* menu: index preselected */
 	bool default_no;         /* yesno: No is preselected */
+	const char *no_label;    /* yesno: NULL: "No" (e.g. "Back") */
+	/* menu, checklist: NULL, or the row to start on (instead of
+	 * default_item) and, after, the row the cursor was on, so a screen
+	 * shown again opens where the user left it. */
+	size_t *cursor;
 };
 
 struct frontend {
@@ -71,7 +78,22 @@ struct frontend {
 	/* While a gauge shows: true once the user asked to stop (Esc).  May
 	 * be NULL: the front end cannot be interrupted that way. */
 	bool (*gauge_cancelled)(struct frontend *fe);
+	/* Short word shown with every title ("lab", "live"); NULL: none. */
+	const char *mark;
 };
+
+/*
+ * Ctrl-C (SIGINT, SIGTERM, SIGHUP) while the wizard runs: the screen is
+ * given back, note is printed and the program exits 130.  The flow keeps
+ * note true ("nothing was written" before Apply); while writing, the
+ * signals wait (fe_interrupt_hold) so a transaction is never cut halfway.
+ */
+void fe_interrupt_install(void);
+void fe_interrupt_note(const char *note);
+void fe_interrupt_hold(bool hold);
+/* Called first by the handler to restore the terminal (set by a front end
+ * that changes it); must only make async-signal-safe-enough calls. */
+extern void (*fe_interrupt_restore)(void);
 
 /* Full-screen libdialog front end; NULL when stdin/stdout is no terminal. */
 struct frontend *fe_dialog_new(void);

@@ -28,6 +28,7 @@ struct wserver {
 	unsigned roles;
 	bool roles_answered;
 	bool roles_preset;
+	size_t roles_cursor;     /* the row the roles screen was left on */
 	struct plan plan;
 };
 
@@ -51,6 +52,9 @@ struct wizard {
 	char *typed_cert, *typed_key; /* last paths typed, offered again */
 	char *dh_pem;            /* parameters made here, written only at apply */
 	bool planned;
+	size_t cursor[ST_COUNT]; /* the row each step's list was left on */
+	char *notes_seen;        /* the notes last shown before the review */
+	char title[256];         /* flow_title's result */
 };
 
 /* ---- the steps, in order (step_*.c) ---- */
@@ -79,6 +83,9 @@ void flow_error_screen(struct wizard *w, const char *msg);
 bool flow_passes(const struct wizard *w, enum step st, bool answered, bool was_preset);
 /* Passing through: onward in the direction of travel. */
 enum go flow_pass(const struct wizard *w);
+/* "Certificate (5/7)": name with the step's place among the steps this
+ * run shows.  Valid until the next call. */
+const char *flow_title(struct wizard *w, enum step st, const char *name);
 /* Asks for a path; GO_NEXT with *out set, or what the user did instead. */
 enum go flow_ask_path(struct wizard *w, const char *title, const char *text,
 		      const char *help, const char *init, char **out);

@@ -210,9 +210,28 @@ static void self_test(struct wizard *w)
 	free(res);
 }
 
+/* What Ctrl-C says from now on: the summary so far (what was written,
+ * how to undo it). */
+static void interrupt_note_applied(struct wizard *w)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, _("Interrupted after Apply:"));
+	for (size_t i = 0; i < w->r->summary.n; i++)
+		sb_addf(&sb, "\n%s", w->r->summary.v[i]);
+	fe_interrupt_note(sb.buf);
+	sb_free(&sb);
+}
+
 enum go step_apply(struct wizard *w)
 {
-	int rc = apply_all(w);
+	int rc;
+
+	/* a transaction is never cut halfway: Ctrl-C waits until it is done */
+	fe_interrupt_hold(true);
+	rc = apply_all(w);
+	interrupt_note_applied(w);
+	fe_interrupt_hold(false);
 
 	if (rc == 0 && w->env->lab) {
 		sl_add(&w->r->summary, _("Lab mode (--root): no server was reloaded."));

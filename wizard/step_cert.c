@@ -186,20 +186,20 @@ static enum go cert_ask(struct wizard *w)
 	size_t n = cert_candidates(w->env, &c), choice = 0;
 	struct fe_item *items = xcalloc(n + 2, sizeof(*items));
 	char **labels = xcalloc(n + 2, sizeof(*labels)), **tags = xcalloc(n + 2, sizeof(*tags));
-	struct fe_screen s = {.title = _("Certificate"), .back = true};
+	struct fe_screen s = {.title = flow_title(w, ST_CERT, _("Certificate")), .back = true};
 	enum fe_rc rc;
 	enum go g;
 
 	for (size_t i = 0; i < n; i++) {
 		tags[i] = xasprintf("%zu", i + 1);
 		labels[i] = xasprintf("%s (%s)", c[i].cert, c[i].origin);
-		items[i] = (struct fe_item){tags[i], labels[i], false, false};
+		items[i] = (struct fe_item){.tag = tags[i], .label = labels[i]};
 		if (w->cert && strcmp(w->cert, c[i].cert) == 0)
 			s.default_item = i;
 	}
-	items[n] = (struct fe_item){"keep", _("Keep the certificate configured now"), false, false};
-	items[n + 1] = (struct fe_item){"path", _("Type the path of another certificate"), false,
-					false};
+	items[n] = (struct fe_item){.tag = "keep", .label = _("Keep the certificate configured now")};
+	items[n + 1] = (struct fe_item){.tag = "path",
+					.label = _("Type the path of another certificate")};
 	if (w->answered[ST_CERT] && w->cert == NULL)
 		s.default_item = n;
 	s.text = n ? _("Which certificate should the servers present? Found on this host:")

@@ -128,17 +128,17 @@ static enum go dh_ask(struct wizard *w)
 {
 	char *target = dh_target(w), *text, *l_group;
 	struct fe_item items[3];
-	struct fe_screen s = {.title = _("DH parameters"), .back = true};
+	struct fe_screen s = {.title = flow_title(w, ST_DH, _("DH parameters")), .back = true};
 	size_t choice = 0;
 	enum fe_rc rc;
 	enum go g;
 
 	l_group = xasprintf(_("RFC 7919 group %s (instant, recommended)"),
 			    dh_group_name(w->profile->dh_bits));
-	items[0] = (struct fe_item){"group", l_group, false, false};
-	items[1] = (struct fe_item){"fresh", _("fresh parameters (slow; progress gauge, Esc "
-					       "cancels)"), false, false};
-	items[2] = (struct fe_item){"file", _("an existing file"), false, false};
+	items[0] = (struct fe_item){.tag = "group", .label = l_group};
+	items[1] = (struct fe_item){.tag = "fresh",
+				    .label = _("fresh parameters (slow; progress gauge, Esc cancels)")};
+	items[2] = (struct fe_item){.tag = "file", .label = _("an existing file")};
 	if (w->answered[ST_DH] && w->dh && w->dh_pem == NULL)
 		s.default_item = 2;
 	text = xasprintf(_("This profile keeps DHE suites for old clients, so the servers need "

@@ -17,14 +17,15 @@ static char *profile_text(void)
 	struct strbuf sb = STRBUF_INIT;
 
 	sb_adds(&sb, _("Which clients must still connect? The oldest each choice allows:"));
+	/* before the lists: a small screen shortens the text from the end */
+	sb_adds(&sb, " ");
+	sb_adds(&sb, _("Port 25 (mail from other servers) stays opportunistic in every "
+		       "choice: see Help."));
 	for (size_t i = 0; i < ARRAY_LEN(offered_profiles); i++) {
 		const struct profile *p = profile_get(offered_profiles[i]);
 
 		sb_addf(&sb, "\n%s: %s", p->name, _(p->oldest_clients));
 	}
-	sb_adds(&sb, "\n");
-	sb_adds(&sb, _("Port 25 (mail from other servers) stays opportunistic in every "
-		       "choice: see Help."));
 	return sb_detach(&sb);
 }
 
@@ -35,7 +36,7 @@ static char *profile_help(void)
 	for (size_t i = 0; i < ARRAY_LEN(offered_profiles); i++) {
 		const struct profile *p = profile_get(offered_profiles[i]);
 
-		sb_addf(&sb, "%s\n%s\n\n", p->name, _(p->help));
+		sb_addf(&sb, "%s\n%s\n%s\n\n", p->name, _(p->oldest_clients), _(p->help));
 	}
 	sb_addf(&sb, "mx (25)\n%s", _(role_info(ROLE_MX)->help));
 	return sb_detach(&sb);
@@ -44,14 +45,15 @@ static char *profile_help(void)
 static enum go profile_ask(struct wizard *w)
 {
 	struct fe_item items[ARRAY_LEN(offered_profiles)];
-	struct fe_screen s = {.title = _("Compatibility"), .back = true, .default_item = 1};
+	struct fe_screen s = {.title = flow_title(w, ST_PROFILE, _("Compatibility")), .back = true,
+			      .default_item = 1};
 	size_t choice = 1;
 	enum fe_rc rc;
 
 	for (size_t i = 0; i < ARRAY_LEN(offered_profiles); i++) {
 		const struct profile *p = profile_get(offered_profiles[i]);
 
-		items[i] = (struct fe_item){p->name, _(p->summary), false, false};
+		items[i] = (struct fe_item){.tag = p->name, .label = _(p->summary)};
 		if (w->profile == p)
 			s.default_item = i;
 	}

@@ -80,7 +80,7 @@ static char *change_label(const struct wserver *s, const struct file_change *c)
 	}
 	free(d);
 	return xasprintf("%s: %s (+%d -%d)%s", s->backend->name, c->path, plus, minus,
-			 c->existed ? "" : _(" new file"));
+			 c->existed ? "" : _(" (new)"));
 }
 
 /* The review menu's rows: what each one stands for. */
@@ -101,7 +101,8 @@ static void review_add(struct review *rv, const char *tag, const char *label, in
 {
 	if (rv->n >= ARRAY_LEN(rv->items))
 		return;
-	rv->items[rv->n] = (struct fe_item){tag, label, false, false};
+	/* only files are numbered: typing "1" in line mode shows file 1 */
+	rv->items[rv->n] = (struct fe_item){.tag = tag, .label = label, .word = kind != ROW_FILE};
 	rv->rows[rv->n] = (struct review_row){kind, c};
 	if (own_label)
 		rv->owned[rv->n_owned++] = (char *)label;
@@ -123,7 +124,6 @@ static void review_build(struct wizard *w, struct review *rv)
 	size_t k = 0;
 
 	memset(rv, 0, sizeof(*rv));
-	review_add(rv, "apply", _("Apply these changes now"), ROW_APPLY, NULL, false);
 	for (size_t i = 0; i < w->n_srv; i++) {
 		const struct wserver *s = &w->srv[i];
 
@@ -134,8 +134,11 @@ static void review_build(struct wizard *w, struct review *rv)
 				review_add(rv, tags[k++], change_label(s, c), ROW_FILE, c, true);
 		}
 	}
+	/* after the files, away from the cursor's start; Apply still asks */
+	review_add(rv, "apply", _("Apply these changes now"), ROW_APPLY, NULL, false);
 	if (have_notes(w))
-		review_add(rv, "notes", _("Read the notes on this plan"), ROW_NOTES, NULL, false);
+		review_add(rv, "notes", _("Read the notes on this plan again"), ROW_NOTES, NULL,
+			   false);
 	review_add(rv, "quit", _("Quit without changing anything"), ROW_QUIT, NULL, false);
 }
 
@@ -215,7 +218,7 @@ static enum go review_back(struct wizard *w)
 	for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
 		if (steps[i] == ST_DH && w->profile->dh_bits == 0)
 			continue;
-		items[n] = (struct fe_item){tags[n], labels[i], false, false};
+		items[n] = (struct fe_item){.tag = tags[n], .label = labels[i]};
 		map[n++] = steps[i];
 	}
 	if (w->fe->menu(w->fe, &s, items, n, &choice) != FE_OK || choice >= n)
@@ -234,18 +237,64 @@ static const char *review_help(void)
 		 "failure restores every file. Back lets you change any earlier answer.");
 }
 
+/* What Apply will do, named before it is done: servers, files, reloads. */
+static char *confirm_text(const struct wizard *w)
+{
+	struct strbuf sb = STRBUF_INIT, reload = STRBUF_INIT;
+
+	sb_adds(&sb, _("Apply now? These files will be written:"));
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		if (!s->selected || plan_is_empty(&s->plan))
+			continue;
+		for (size_t j = 0; j < s->plan.n_changes; j++)
+			if (!change_is_noop(&s->plan.changes[j]))
+				sb_addf(&sb, "\n  %s: %s%s", s->backend->display_name,
+					s->plan.changes[j].path,
+					s->plan.changes[j].existed ? "" : _(" (created)"));
+		sb_addf(&reload, "%s%s", reload.len ? ", " : "", s->backend->display_name);
+	}
+	if (w->dh_pem && w->dh && w->profile->dh_bits)
+		sb_addf(&sb, "\n  %s %s%s", _("DH parameters:"), w->dh, _(" (created)"));
+	sb_adds(&sb, "\n\n");
+	if (w->env->lab)
+		sb_adds(&sb, _("Lab mode: no server is reloaded."));
+	else if (w->o->no_reload)
+		sb_adds(&sb, _("No server is reloaded (--no-reload)."));
+	else
+		sb_addf(&sb, _("Then these servers are reloaded: %s."), reload.buf ? reload.buf : "");
+	sb_adds(&sb, " ");
+	sb_adds(&sb, _("A checkpoint keeps every file as it was, for mailharden rollback."));
+	sb_free(&reload);
+	return sb_detach(&sb);
+}
+
+/* Apply only after a second, explicit yes; Back is the default. */
+static enum go confirm_apply(struct wizard *w)
+{
+	char *text = confirm_text(w);
+	struct fe_screen s = {.title = _("Apply"), .text = text, .default_no = true,
+			      .ok_label = _("Apply"), .no_label = _("Back"),
+			      .help = review_help()};
+	enum fe_rc rc = w->fe->yesno(w->fe, &s);
+
+	free(text);
+	return rc == FE_OK ? GO_NEXT : GO_STAY;
+}
+
 static enum go review_screen(struct wizard *w)
 {
 	struct review rv;
-	struct fe_screen s = {.title = _("Review"), .back = true, .help = review_help(),
-			      .ok_label = _("Select"), .extra_label = _("Explain")};
+	struct fe_screen s = {.title = flow_title(w, ST_REVIEW, _("Review")), .back = true,
+			      .help = review_help(), .ok_label = _("Select"),
+			      .extra_label = _("Explain"), .cursor = &w->cursor[ST_REVIEW]};
 	size_t choice = 0;
 	enum fe_rc rc;
 	enum go g = GO_STAY;
 
 	review_build(w, &rv);
 	s.text = choices_text(w);
-	s.default_item = rv.n > 2 ? 1 : 0;
 	rc = w->fe->menu(w->fe, &s, rv.items, rv.n, &choice);
 	free((char *)s.text);
 	if (rc == FE_EXTRA) {
@@ -255,7 +304,7 @@ static enum go review_screen(struct wizard *w)
 	} else if (rc == FE_CANCEL) {
 		g = flow_confirm_quit(w);
 	} else if (rv.rows[choice].kind == ROW_APPLY) {
-		g = GO_NEXT;
+		g = confirm_apply(w);
 	} else if (rv.rows[choice].kind == ROW_FILE) {
 		show_text(w, rv.rows[choice].change->path, change_diff(rv.rows[choice].change));
 	} else if (rv.rows[choice].kind == ROW_NOTES) {
@@ -320,6 +369,25 @@ static enum go review_batch(struct wizard *w, const char *apply)
 	return GO_DONE;
 }
 
+/* Notes that change what the admin must do (SASL, closed ports, values
+ * left alone) are a screen of their own, shown once per set of notes. */
+static void notes_screen(struct wizard *w)
+{
+	char *text = notes_text(w);
+	struct fe_screen s = {.title = flow_title(w, ST_REVIEW, _("Before you review")),
+			      .ok_label = _("Continue")};
+
+	if (*text && (w->notes_seen == NULL || strcmp(w->notes_seen, text) != 0)) {
+		char *full = xasprintf("%s\n\n%s", _("Please read these notes on the plan:"), text);
+
+		s.text = full;
+		w->fe->message(w->fe, &s);
+		free(full);
+		flow_set_str(&w->notes_seen, text);
+	}
+	free(text);
+}
+
 enum go step_review(struct wizard *w)
 {
 	const char *apply = flow_preset(w, "apply");
@@ -337,6 +405,7 @@ enum go step_review(struct wizard *w)
 		w->answered[ST_REVIEW] = true;
 		return GO_NEXT;
 	}
+	notes_screen(w);
 	do
 		g = review_screen(w);
 	while (g == GO_STAY);

@@ -46,16 +46,19 @@ static char *roles_help(const struct wserver *s)
 static char *roles_text(const struct wserver *s)
 {
 	char *served = roles_format(s->si.roles_served & s->backend->roles_possible);
+	const char *left = s->backend->closes_unchosen
+				   ? _("A service you leave out is closed.")
+				   : _("A service you leave out keeps its current settings.");
 	char *t;
 
 	if (*served)
 		t = xasprintf(_("Which services should %s offer? Prefilled with what its "
-				"configuration serves now: %s. A service you leave out is closed."),
-			      s->backend->display_name, served);
+				"configuration serves now: %s. %s"),
+			      s->backend->display_name, served, left);
 	else
 		t = xasprintf(_("Which services should %s offer? Its configuration serves none of "
-				"them yet. A service you leave out is closed."),
-			      s->backend->display_name);
+				"them yet. %s"),
+			      s->backend->display_name, left);
 	free(served);
 	return t;
 }
@@ -64,9 +67,10 @@ static enum go roles_ask(struct wizard *w, struct wserver *s)
 {
 	struct fe_item items[16];
 	char *labels[16];
-	struct fe_screen sc = {.title = _("Services and ports"), .back = true};
+	struct fe_screen sc = {.title = flow_title(w, ST_ROLES, _("Services and ports")),
+			       .back = true, .cursor = &s->roles_cursor};
 	size_t n = 0;
-	unsigned chosen = 0;
+	unsigned chosen;
 	enum fe_rc rc;
 
 	for (const struct role_info *ri = role_table(); ri->name && n < 16; ri++) {
@@ -75,23 +79,27 @@ static enum go roles_ask(struct wizard *w, struct wserver *s)
 		/* port first: a narrow screen cuts the end of the label */
 		labels[n] = xasprintf("%-3d %s%s", ri->port, _(ri->label),
 				      (s->si.roles_served & ri->role) ? _(" [now]") : "");
-		items[n] = (struct fe_item){ri->name, labels[n], (s->roles & ri->role) != 0, false};
+		items[n] = (struct fe_item){.tag = ri->name, .label = labels[n],
+					    .on = (s->roles & ri->role) != 0};
 		n++;
 	}
 	sc.text = roles_text(s);
 	sc.help = roles_help(s);
-	rc = w->fe->checklist(w->fe, &sc, items, n);
-	for (size_t i = 0; i < n; i++) {
-		if (items[i].on)
-			chosen |= role_by_name(items[i].tag)->role;
-		free(labels[i]);
+	/* a rejected list comes back as the user left it: ticks and cursor */
+	for (;;) {
+		rc = w->fe->checklist(w->fe, &sc, items, n);
+		chosen = 0;
+		for (size_t i = 0; i < n; i++)
+			if (items[i].on)
+				chosen |= role_by_name(items[i].tag)->role;
+		if (rc != FE_OK || chosen != 0)
+			break;
+		flow_error_screen(w, _("Choose at least one service."));
 	}
+	for (size_t i = 0; i < n; i++)
+		free(labels[i]);
 	free((char *)sc.text);
 	free((char *)sc.help);
-	if (rc == FE_OK && chosen == 0) {
-		flow_error_screen(w, _("Choose at least one service."));
-		return GO_STAY;
-	}
 	if (rc == FE_OK) {
 		s->roles = chosen;
 		s->roles_answered = true;

@@ -122,7 +122,8 @@ static enum go servers_none(struct wizard *w)
 static enum go servers_ask(struct wizard *w)
 {
 	struct fe_item items[MAX_SERVERS];
-	struct fe_screen s = {.title = _("Mail servers"), .back = true};
+	struct fe_screen s = {.title = flow_title(w, ST_SERVERS, _("Mail servers")), .back = true,
+			      .cursor = &w->cursor[ST_SERVERS]};
 	char *labels[MAX_SERVERS], *text = servers_text(w);
 	size_t n = 0, chosen = 0;
 	enum fe_rc rc;
@@ -131,8 +132,8 @@ static enum go servers_ask(struct wizard *w)
 		if (!w->srv[i].si.usable)
 			continue;
 		labels[n] = server_label(&w->srv[i]);
-		items[n] = (struct fe_item){w->srv[i].backend->name, labels[n], w->srv[i].selected,
-					    false};
+		items[n] = (struct fe_item){.tag = w->srv[i].backend->name, .label = labels[n],
+					    .on = w->srv[i].selected};
 		n++;
 	}
 	s.text = text;

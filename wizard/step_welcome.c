@@ -10,7 +10,8 @@
 enum go step_welcome(struct wizard *w)
 {
 	struct strbuf sb = STRBUF_INIT;
-	struct fe_screen s = {.title = _("Harden the TLS of your mail server")};
+	struct fe_screen s = {.title = flow_title(w, ST_WELCOME,
+						    _("Harden the TLS of your mail server"))};
 	enum fe_rc rc;
 
 	if (w->o->non_interactive)

@@ -236,7 +236,7 @@ struct script {
 	bool gauge_closed;
 	bool cancel_gauge;  /* Esc on a gauge */
 	int cancel_checks;
-	char *yesno_text;   /* the last yes/no question */
+	char *yesno_text;   /* the first yes/no question (before the Apply one) */
 	bool yesno_default_no;
 };
 
@@ -276,9 +276,15 @@ static enum fe_rc sc_yesno(struct frontend *fe, const struct fe_screen *s)
 	struct script *sc = fe->ctx;
 	const struct action *a = next_action(fe, K_YESNO, s->title);
 
-	free(sc->yesno_text);
-	sc->yesno_text = xstrdup(s->text);
-	sc->yesno_default_no = s->default_no;
+	if (sc->yesno_text == NULL) {
+		sc->yesno_text = xstrdup(s->text);
+		sc->yesno_default_no = s->default_no;
+	}
+	if (strstr(s->title, "Apply")) {
+		/* the confirmation names the files, Back is its default */
+		assert_true(s->default_no);
+		assert_non_null(strstr(s->text, "/etc/"));
+	}
 	return a->rc;
 }
 
@@ -365,8 +371,11 @@ static struct frontend script_fe(struct script *s, const struct action *a, size_
 	s->a = a;
 	s->n = n;
 	s->cancel_gauge = cancel;
-	return (struct frontend){"script", s, sc_begin, sc_end, sc_message, sc_yesno, sc_menu,
-				 sc_checklist, sc_input, sc_textview, sc_gauge, sc_gauge_cancelled};
+	return (struct frontend){.name = "script", .ctx = s, .begin = sc_begin, .end = sc_end,
+				 .message = sc_message, .yesno = sc_yesno, .menu = sc_menu,
+				 .checklist = sc_checklist, .input = sc_input,
+				 .textview = sc_textview, .gauge = sc_gauge,
+				 .gauge_cancelled = sc_gauge_cancelled};
 }
 
 static void script_free(struct script *s)
@@ -378,6 +387,11 @@ static void script_free(struct script *s)
 
 /* ---- the default path ------------------------------------------------------------- */
 
+/* Apply on the review, then Apply on the confirmation. */
+#define REVIEW_APPLY {K_MENU, "Review", FE_OK, "apply"}, {K_YESNO, "Apply", FE_OK, NULL}
+/* The notes on the plan, a screen of their own before the review. */
+#define NOTES {K_MESSAGE, "Before you review", FE_OK, NULL}
+
 static const struct action default_path[] = {
 	{K_MESSAGE, "Harden", FE_OK, NULL},
 	{K_CHECKLIST, "Mail servers", FE_OK, NULL},
@@ -386,7 +400,8 @@ static const struct action default_path[] = {
 	{K_MENU, "Compatibility", FE_OK, NULL},             /* default: intermediate */
 	{K_MENU, "Certificate", FE_OK, "1"},
 	{K_YESNO, "Certificate warnings", FE_OK, NULL}, /* self-signed: use it anyway */
-	{K_MENU, "Review", FE_OK, "apply"},
+	NOTES,
+	REVIEW_APPLY,
 	{K_MESSAGE, "Done", FE_OK, NULL},
 };
 
@@ -460,13 +475,13 @@ static void test_cancel_each_step(void **state)
 
 	/* every screen before the review, and the review itself; No on the
 	 * certificate warning returns to the choice, it does not quit */
-	for (size_t k = 0; k < 8; k++) {
+	for (size_t k = 0; k < 9; k++) {
 		struct action a[16];
 		struct wizard_result r;
 		struct script s = {0};
 		char *after;
 
-		if (default_path[k].kind == K_YESNO)
+		if (default_path[k].kind == K_YESNO || (default_path[k].kind == K_MESSAGE && k > 0))
 			continue;
 		memcpy(a, default_path, k * sizeof(*a));
 		a[k] = default_path[k];
@@ -520,6 +535,7 @@ static void test_back_from_review(void **state)
 		{K_MENU, "Compatibility", FE_OK, NULL},
 		{K_MENU, "Certificate", FE_OK, "1"},
 		{K_YESNO, "Certificate warnings", FE_OK, NULL},
+		NOTES,
 		{K_MENU, "Review", FE_EXTRA, NULL},         /* Explain */
 		{K_MENU, "Review", FE_BACK, NULL},
 		{K_MENU, "Go back", FE_OK, "3"},            /* Compatibility */
@@ -528,7 +544,8 @@ static void test_back_from_review(void **state)
 		{K_MENU, "Go back", FE_OK, "2"},            /* Services: every server again */
 		{K_CHECKLIST, "Services", FE_OK, "submissions"},
 		{K_CHECKLIST, "Services", FE_OK, "imaps"},
-		{K_MENU, "Review", FE_OK, "apply"},
+		NOTES,                                      /* new notes: shown again */
+		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
@@ -560,7 +577,8 @@ static void test_back_steps(void **state)
 		{K_MENU, "Compatibility", FE_OK, "intermediate"},
 		{K_MENU, "Certificate", FE_OK, "1"},
 		{K_YESNO, "Certificate warnings", FE_OK, NULL},
-		{K_MENU, "Review", FE_OK, "apply"},
+		NOTES,
+		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
@@ -593,7 +611,7 @@ static void test_cert_key_mismatch(void **state)
 		{K_INPUT, "Certificate", FE_OK, NULL},       /* keeps the typed value */
 		{K_INPUT, "Private key", FE_OK, "/etc/ssl/mail.key"},
 		{K_YESNO, "Certificate warnings", FE_OK, NULL},
-		{K_MENU, "Review", FE_OK, "apply"},
+		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
@@ -745,9 +763,9 @@ static void test_line_mode(void **state)
 	struct lab *l = *state;
 	/* Enter at the welcome, servers as found, postfix: 1 2 (mx,
 	 * submission), dovecot: imaps by tag, profile default, cert 1 and yes
-	 * to its warnings, then
-	 * "?" for help, "e" for Explain, and apply by tag */
-	static const char input[] = "\n\n1 2\nimaps\n\n1\nyes\n?\ne\napply\n";
+	 * to its warnings, Enter after the notes, then
+	 * "?" for help, "e" for Explain, the word apply and y to confirm */
+	static const char input[] = "\n\n1 2\nimaps\n\n1\nyes\n\n?\ne\napply\ny\n";
 	FILE *in = fmemopen((void *)input, sizeof(input) - 1, "r");
 	char *out_buf = NULL;
 	size_t out_len = 0;
@@ -757,16 +775,56 @@ static void test_line_mode(void **state)
 	struct wizard_result r;
 
 	recorder_reset();
+	fe->mark = "lab";
 	assert_int_equal(wizard_run(&l->env, fe, &o, &r, &l->e), 0);
 	fclose(out);
 	fclose(in);
 	assert_int_equal(r.outcome, WIZARD_APPLIED);
 	assert_string_equal(r.roles.v[0], "mx,submission");
 	assert_string_equal(r.roles.v[1], "imaps");
-	assert_non_null(strstr(out_buf, "== Compatibility =="));
+	assert_non_null(strstr(out_buf, "== Compatibility (4/7) [lab] =="));
 	assert_non_null(strstr(out_buf, "Android 4.4.2"));
-	assert_non_null(strstr(out_buf, "== What each setting does =="));
+	assert_non_null(strstr(out_buf, "== What each setting does [lab] =="));
 	assert_non_null(strstr(out_buf, "undo with: mailharden rollback cp-1"));
+	free(out_buf);
+	fe_free(fe);
+	wizard_result_free(&r);
+}
+
+/* On the review "1" is file 1, never Apply; "apply" asks again, with
+ * Back (Enter) as the default, and [y/n] prompts show their default. */
+static void test_line_mode_review_safe(void **state)
+{
+	struct lab *l = *state;
+	static const char input[] = "\n\n1 2\nimaps\n\n1\n\n1\ny\n\n1\napply\n\n";
+	FILE *in = fmemopen((void *)input, sizeof(input) - 1, "r");
+	char *out_buf = NULL;
+	size_t out_len = 0;
+	FILE *out = open_memstream(&out_buf, &out_len);
+	struct frontend *fe = fe_line_new(in, out);
+	struct wizard_opts o = {.apply = record_apply};
+	struct wizard_result r;
+	char *before = snapshot(l->root), *after;
+
+	recorder_reset();
+	fe->mark = "lab";
+	wizard_run(&l->env, fe, &o, &r, &l->e);
+	fclose(out);
+	fclose(in);
+	assert_int_equal(r.outcome, WIZARD_CANCELLED);
+	assert_int_equal(apply_calls, 0);
+	/* the certificate warning defaults to No: Enter went back to the list */
+	assert_non_null(strstr(out_buf, "[y/N]:"));
+	/* "1" showed the first file's diff */
+	assert_non_null(strstr(out_buf, "+++ /etc/postfix/main.cf"));
+	/* apply is a word, not a number, and the confirmation names the files */
+	assert_non_null(strstr(out_buf, "  apply  "));
+	assert_null(strstr(out_buf, ") apply"));
+	assert_non_null(strstr(out_buf, "Apply now? These files will be written:"));
+	after = snapshot(l->root);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
 	free(out_buf);
 	fe_free(fe);
 	wizard_result_free(&r);
@@ -784,6 +842,7 @@ static void test_line_mode_eof(void **state)
 	struct wizard_result r;
 
 	recorder_reset();
+	fe->mark = "lab";
 	assert_int_equal(wizard_run(&l->env, fe, &o, &r, &l->e), 0);
 	assert_int_equal(r.outcome, WIZARD_CANCELLED);
 	assert_int_equal(apply_calls, 0);
@@ -859,7 +918,7 @@ static void test_cert_warnings(void **state)
 		{K_MENU, "Certificate", FE_OK, "1"},
 		{K_YESNO, "Certificate warnings", FE_BACK, NULL}, /* No */
 		{K_MENU, "Certificate", FE_OK, "keep"},
-		{K_MENU, "Review", FE_OK, "apply"},
+		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct wizard_result r;
@@ -919,12 +978,14 @@ static void test_dh_named_group(void **state)
 	struct lab *l = *state;
 	static const struct action quit[] = {
 		{K_MENU, "DH parameters", FE_OK, "group"},
+		NOTES,
 		{K_MENU, "Review", FE_CANCEL, NULL},
 		{K_YESNO, "Quit", FE_OK, NULL},
 	};
 	static const struct action go[] = {
 		{K_MENU, "DH parameters", FE_OK, "group"},
-		{K_MENU, "Review", FE_OK, "apply"},
+		NOTES,
+		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	const char *target = "/etc/ssl/mailharden/dh2048.pem";
@@ -976,7 +1037,8 @@ static void test_dh_fresh_cancel_then_file(void **state)
 		{K_MENU, "DH parameters", FE_OK, "fresh"},
 		{K_MENU, "DH parameters", FE_OK, "file"},   /* back on the choice */
 		{K_INPUT, "DH parameters", FE_OK, "/etc/ssl/dh.pem"},
-		{K_MENU, "Review", FE_OK, "apply"},
+		NOTES,
+		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
 	struct action a[16];
@@ -1065,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_answers_syntax),
 		cmocka_unit_test(test_answers_bad_values),
 		cmocka_unit_test(test_line_mode),
+		cmocka_unit_test(test_line_mode_review_safe),
 		cmocka_unit_test(test_line_mode_eof),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_explain_covers_plans),
