@@ -127,6 +127,7 @@ void expect_list_free(struct expect_list *l)
 		free(x->want);
 		free(x->got);
 		free(x->origin);
+		free(x->scale);
 	}
 	free(l->items);
 	memset(l, 0, sizeof(*l));
@@ -241,6 +242,21 @@ char *server_tool_path(const struct env *env, const struct server_info *si,
 	if (si->binary_in_root && root_is_chrootable(env))
 		return xstrdup(server_path);
 	return env_host_path(env, server_path);
+}
+
+bool server_sees_root(const struct env *env, const struct server_info *si)
+{
+	char *probe;
+	bool chrooted;
+
+	if (si->binary == NULL)
+		return false;
+	if (env->root[0] == '\0')
+		return true;
+	probe = server_tool_path(env, si, "/");
+	chrooted = si->binary_in_root && strcmp(probe, "/") == 0;
+	free(probe);
+	return chrooted;
 }
 
 /* Library directories of a tree of unpacked packages, for running its

@@ -99,12 +99,27 @@ enum expect_state {
 	EXPECT_WEAKER,   /* effective value is weaker than intended: never success */
 };
 
+/* How a got value is judged against want (expect_judge below).  A backend
+ * may also judge by itself and only call expect_set. */
+enum expect_cmp {
+	EXPECT_CMP_EXACT,     /* equal, whitespace runs folded (paths, yes/no, enums) */
+	EXPECT_CMP_PROTOCOLS, /* protocol lists or minimums (">=TLSv1.2", "!SSLv2, !SSLv3",
+			       * "TLSv1.2", "ANY"): got may enable no version want does not */
+	EXPECT_CMP_CIPHERS,   /* OpenSSL cipher lists: got may allow no suite want does not */
+	EXPECT_CMP_SUBSET,    /* lists (":", "," or " "): every item of got is in want (curves, TLS 1.3 suites) */
+	EXPECT_CMP_CONTAINS,  /* lists: every item of want is in got (exclusions, option flags) */
+	EXPECT_CMP_RANK,      /* ordered words (scale, weakest first: "none,may,encrypt"):
+			       * got must rank at or above want */
+};
+
 struct expectation {
 	char *scope;        /* backend's key: "" global, "master.cf:submission/inet", "protocol=imap" */
 	char *scope_label;  /* translated, for people: "master.cf service submission" */
 	char *name;         /* setting name as the server spells it */
 	char *want;         /* the value the plan intends */
 	unsigned roles;     /* roles that depend on it */
+	enum expect_cmp cmp; /* how got is judged (default: exact) */
+	char *scale;        /* EXPECT_CMP_RANK: the words, weakest first, comma separated */
 	/* filled by backend->effective(): */
 	char *got;          /* the effective value; NULL when it could not be asked */
 	char *origin;       /* "/etc/dovecot/local.conf:12" that set got; NULL = default/unknown */
@@ -124,6 +139,16 @@ struct expectation *expect_add(struct expect_list *l, const char *scope,
 void expect_set(struct expectation *x, const char *got, const char *origin,
 		enum expect_state state);
 void expect_list_free(struct expect_list *l);
+/* Sets how x is judged; scale only for EXPECT_CMP_RANK (copied). */
+void expect_set_cmp(struct expectation *x, enum expect_cmp cmp, const char *scale);
+/* Judges got (NULL: could not ask) against x->want by x->cmp. */
+enum expect_state expect_judge(const struct expectation *x, const char *got);
+/* Deep copy of src appended to dst. */
+void expect_list_copy(struct expect_list *dst, const struct expect_list *src);
+size_t expect_count(const struct expect_list *l, enum expect_state state);
+/* One translated line for a weaker or unknown expectation:
+ * "protocol imap: ssl_min_protocol is TLSv1 (/etc/dovecot/conf.d/20-imap.conf:100), intended TLSv1.2" */
+char *expect_describe(const struct expectation *x);
 
 /* One file the plan changes, as whole contents before and after. */
 struct file_change {
@@ -198,6 +223,11 @@ int server_exec(const struct env *env, const struct server_info *si,
  * when the tool runs chrooted, else the host path.  New string. */
 char *server_tool_path(const struct env *env, const struct server_info *si,
 		       const char *server_path);
+/* True when si's tool sees the files as the server does: on the live
+ * system, or chrooted into env->root.  Run from the host on a tree of
+ * unpacked packages, absolute paths (includes, symlinks) would lead to the
+ * host's files, so what it says about effective values cannot be trusted. */
+bool server_sees_root(const struct env *env, const struct server_info *si);
 /* Locates a tool: under root if present there, else on the host. Sets
  * si->binary and si->binary_in_root; returns false if neither exists. */
 bool server_find_binary(const struct env *env, struct server_info *si,
@@ -224,6 +254,9 @@ struct apply_result {
 	bool rolled_back;      /* a failure after writing was undone */
 	struct strlist written; /* server paths written */
 	struct strlist notes;   /* translated remarks, e.g. a recovered checkpoint */
+	/* The plan's expectations as the server's own tool answered them:
+	 * after writing, or on the staged copy when that stopped the apply. */
+	struct expect_list expect;
 };
 
 /*
@@ -241,9 +274,21 @@ int engine_recover(const struct env *env, struct strlist *report, struct error *
 
 /* Before writing, engine_apply also checks under the lock that every file
  * is still what the plan was made from; a file edited in between stops it
- * with nothing written. */
+ * with nothing written.  It asks backend->effective on the staged copy and
+ * refuses, nothing written, when an expectation of the plan would not hold
+ * (r->expect says which); after writing it asks again on the real files and
+ * rolls back if one does not hold. */
 int engine_apply(const struct env *env, const struct plan *p,
 		 const struct apply_opts *o, struct apply_result *r, struct error *e);
 void apply_result_free(struct apply_result *r);
+
+/*
+ * Asks the server's own tool for the effective values of x on the live
+ * configuration (si->config_dir); with no effective op every expectation
+ * stays "could not verify".  Returns -1 when the server refuses its
+ * configuration (e has the first error line).
+ */
+int engine_verify(const struct env *env, const struct server_info *si,
+		  struct expect_list *x, struct error *e);
 
 #endif

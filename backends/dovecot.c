@@ -77,6 +77,7 @@ struct conf_setting {
 	char *key;   /* "ssl", or "service imap-login/inet_listener imaps/port" */
 	char *value; /* quotes removed */
 	char *file;  /* server path it came from */
+	int line;    /* 1-based line in file */
 };
 
 struct conf {
@@ -94,6 +95,8 @@ struct conf {
 	int depth;
 	char *heredoc;            /* end marker while skipping a <<MARKER value */
 	char *error;              /* the first file that could not be read */
+	int line;                 /* line being read */
+	struct strlist filters;   /* filter sections seen: "protocol imap", "local 10.0.0.1/protocol imap" */
 };
 
 static void conf_init(struct conf *c, const struct env *env, const char *main_file,
@@ -114,6 +117,7 @@ static void conf_free(struct conf *c)
 	}
 	free(c->v);
 	sl_free(&c->protocols);
+	sl_free(&c->filters);
 	for (int i = 0; i < c->depth && i < SECTION_DEPTH_MAX; i++)
 		free(c->section[i]);
 	free(c->heredoc);
@@ -241,6 +245,34 @@ static void conf_add_setting(struct conf *c, const char *file, char *piece)
 	s->key = sb_detach(&key);
 	s->value = xstrdup(value);
 	s->file = xstrdup(file);
+	s->line = c->line;
+}
+
+/* Sections that select where settings apply, rather than name an object. */
+static bool is_filter(const char *header)
+{
+	static const char *const kinds[] = {"protocol ", "local ", "remote ", "local_name "};
+
+	for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+		if (strncmp(header, kinds[i], strlen(kinds[i])) == 0)
+			return true;
+	return false;
+}
+
+static void note_filter(struct conf *c)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (int i = 0; i < c->depth && i < SECTION_DEPTH_MAX; i++) {
+		if (c->section[i] == NULL || !is_filter(c->section[i])) {
+			sb_free(&sb);
+			return;
+		}
+		sb_addf(&sb, "%s%s", i ? "/" : "", c->section[i]);
+	}
+	if (!protocol_listed(&c->filters, sb.buf ? sb.buf : ""))
+		sl_add(&c->filters, sb.buf ? sb.buf : "");
+	sb_free(&sb);
 }
 
 static void conf_push(struct conf *c, const char *header)
@@ -248,6 +280,7 @@ static void conf_push(struct conf *c, const char *header)
 	if (c->depth < SECTION_DEPTH_MAX)
 		c->section[c->depth] = xstrdup(header);
 	c->depth++;
+	note_filter(c);
 }
 
 static void conf_pop(struct conf *c)
@@ -340,10 +373,17 @@ static void conf_include(struct conf *c, const char *file, char *line, int level
 
 static void conf_parse_text(struct conf *c, const char *file, const char *text, int level)
 {
-	char *copy = xstrdup(text), *save = NULL;
+	char *copy = xstrdup(text), *next;
+	int lineno = 0;
 
-	for (char *raw = strtok_r(copy, "\n", &save); raw; raw = strtok_r(NULL, "\n", &save)) {
-		char *line = trim(raw);
+	for (char *raw = copy; raw; raw = next) {
+		char *line;
+
+		next = strchr(raw, '\n');
+		if (next)
+			*next++ = '\0';
+		c->line = ++lineno;
+		line = trim(raw);
 
 		if (c->heredoc) {
 			if (strcmp(line, c->heredoc) == 0) {
@@ -563,17 +603,7 @@ static void detect_layout(const struct env *env, struct server_info *si)
  */
 static bool doveconf_sees_root(const struct env *env, const struct server_info *si)
 {
-	char *probe;
-	bool chrooted;
-
-	if (si->binary == NULL)
-		return false;
-	if (env->root[0] == '\0')
-		return true;
-	probe = server_tool_path(env, si, "/");
-	chrooted = si->binary_in_root && strcmp(probe, "/") == 0;
-	free(probe);
-	return chrooted;
+	return server_sees_root(env, si);
 }
 
 /* Asks doveconf itself when it sees the root as Dovecot does; else NULL. */
@@ -1047,6 +1077,103 @@ static void plan_settings(struct plan_ctx *x, const struct conf *ours)
 		sl_add_owned(&x->p->settings, setting_line(&ours->v[i]));
 }
 
+/* ------------------------------------------------------------------ */
+/* What the server must end up with                                    */
+/* ------------------------------------------------------------------ */
+
+/* The drop-in's settings whose effective value is checked, and how. */
+static const struct dc_rule {
+	const char *name;
+	enum expect_cmp cmp;
+	const char *scale;
+} dc_rules[] = {
+	{"ssl", EXPECT_CMP_RANK, "no,yes,required"},
+	{"disable_plaintext_auth", EXPECT_CMP_EXACT, NULL},
+	{"auth_allow_cleartext", EXPECT_CMP_EXACT, NULL},
+	{"ssl_min_protocol", EXPECT_CMP_PROTOCOLS, NULL},
+	{"ssl_protocols", EXPECT_CMP_PROTOCOLS, NULL},
+	{"ssl_cipher_list", EXPECT_CMP_CIPHERS, NULL},
+	{"ssl_cipher_suites", EXPECT_CMP_SUBSET, NULL},
+	{"ssl_prefer_server_ciphers", EXPECT_CMP_EXACT, NULL},
+	{"ssl_server_prefer_ciphers", EXPECT_CMP_EXACT, NULL},
+	{"ssl_cert", EXPECT_CMP_EXACT, NULL},
+	{"ssl_key", EXPECT_CMP_EXACT, NULL},
+	{"ssl_dh", EXPECT_CMP_EXACT, NULL},
+	{"ssl_server_cert_file", EXPECT_CMP_EXACT, NULL},
+	{"ssl_server_key_file", EXPECT_CMP_EXACT, NULL},
+	{"ssl_server_dh_file", EXPECT_CMP_EXACT, NULL},
+};
+
+static const struct dc_rule *dc_rule(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(dc_rules); i++)
+		if (strcmp(dc_rules[i].name, name) == 0)
+			return &dc_rules[i];
+	return NULL;
+}
+
+/* Roles of the chosen ones that a filter scope covers: a protocol filter
+ * only its protocol's; "local"/"remote" every one. */
+static unsigned scope_roles(const char *scope, unsigned chosen)
+{
+	unsigned roles = chosen & ROLES_MDA;
+	const char *p = strstr(scope, "protocol ");
+
+	if (p == NULL)
+		return roles;
+	p += 9;
+	if (strncmp(p, "imap", 4) == 0 && (p[4] == '\0' || p[4] == '/'))
+		return roles & (ROLE_IMAP | ROLE_IMAPS);
+	if (strncmp(p, "pop3", 4) == 0 && (p[4] == '\0' || p[4] == '/'))
+		return roles & (ROLE_POP3 | ROLE_POP3S);
+	return 0;
+}
+
+static char *scope_label(const char *scope)
+{
+	if (*scope == '\0')
+		return xstrdup(_("Dovecot (global)"));
+	return xasprintf(_("Dovecot filter %s { }"), scope);
+}
+
+static void expect_scope(struct plan_ctx *x, const struct conf *ours, const char *scope)
+{
+	unsigned roles = scope_roles(scope, x->a->roles);
+	char *label;
+
+	if (roles == 0)
+		return;
+	label = scope_label(scope);
+	for (size_t i = 0; i < ours->n; i++) {
+		const struct dc_rule *r = dc_rule(ours->v[i].key);
+		struct expectation *ex;
+
+		if (r == NULL)
+			continue;
+		ex = expect_add(&x->p->expect, scope, label, r->name, ours->v[i].value, roles);
+		expect_set_cmp(ex, r->cmp, r->scale);
+	}
+	free(label);
+}
+
+/* Every TLS setting of the drop-in, globally, in the protocol filter of
+ * each chosen protocol, and in every local/remote filter the config has. */
+static void plan_expect(struct plan_ctx *x, const struct conf *ours)
+{
+	expect_scope(x, ours, "");
+	if (x->a->roles & (ROLE_IMAP | ROLE_IMAPS))
+		expect_scope(x, ours, "protocol imap");
+	if (x->a->roles & (ROLE_POP3 | ROLE_POP3S))
+		expect_scope(x, ours, "protocol pop3");
+	for (size_t i = 0; i < x->conf.filters.n; i++) {
+		const char *f = x->conf.filters.v[i];
+
+		if (strcmp(f, "protocol imap") != 0 && strcmp(f, "protocol pop3") != 0 &&
+		    strncmp(f, "protocol ", 9) != 0)
+			expect_scope(x, ours, f);
+	}
+}
+
 static int plan_render(struct plan_ctx *x, struct error *e)
 {
 	char *name = template_name(x->gen), *text = NULL, *old = NULL;
@@ -1067,6 +1194,7 @@ static int plan_render(struct plan_ctx *x, struct error *e)
 	conf_init(&ours, x->env, x->dropin, NULL);
 	conf_parse_text(&ours, x->dropin, text, 0);
 	plan_settings(x, &ours);
+	plan_expect(x, &ours);
 	plan_override_notes(x, &ours);
 	conf_free(&ours);
 	free(old);
@@ -1301,6 +1429,273 @@ static int dovecot_validate(const struct env *env, const struct server_info *si,
 }
 
 /* ------------------------------------------------------------------ */
+/* Effective values                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * doveconf output ("name = value", "section {", "}") as flat keys
+ * "ssl_server/cert_file".  Dovecot 2.4 stores ssl_server_* settings in its
+ * ssl_server filter and prints them there.
+ */
+static void parse_doveconf(char *out, struct strlist *keys, struct strlist *values)
+{
+	char *section[SECTION_DEPTH_MAX];
+	int depth = 0;
+	char *next;
+
+	for (char *l = out; l; l = next) {
+		char *line, *eq;
+
+		next = strchr(l, '\n');
+		if (next)
+			*next++ = '\0';
+		line = trim(l);
+		if (strcmp(line, "}") == 0) {
+			if (depth > 0 && depth <= SECTION_DEPTH_MAX)
+				free(section[depth - 1]);
+			depth -= depth > 0;
+			continue;
+		}
+		if (*line && line[strlen(line) - 1] == '{') {
+			line[strlen(line) - 1] = '\0';
+			if (depth < SECTION_DEPTH_MAX)
+				section[depth] = xstrdup(trim(line));
+			depth++;
+			continue;
+		}
+		if ((eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		{
+			struct strbuf sb = STRBUF_INIT;
+
+			for (int i = 0; i < depth && i < SECTION_DEPTH_MAX; i++)
+				sb_addf(&sb, "%s/", section[i]);
+			sb_adds(&sb, trim(line));
+			sl_add_owned(keys, sb_detach(&sb));
+			sl_add(values, trim(eq + 1));
+		}
+	}
+	for (int i = 0; i < depth && i < SECTION_DEPTH_MAX; i++)
+		free(section[i]);
+}
+
+static const char *kv_get(const struct strlist *keys, const struct strlist *values, const char *key)
+{
+	for (size_t i = keys->n; i-- > 0;)
+		if (strcmp(keys->v[i], key) == 0)
+			return values->v[i];
+	return NULL;
+}
+
+/* "ssl_server_cert_file" -> "ssl_server/cert_file"; NULL for other names. */
+static char *filter_form(const char *name)
+{
+	return strncmp(name, "ssl_server_", 11) == 0 ? xasprintf("ssl_server/%s", name + 11) : NULL;
+}
+
+/* "-f protocol=imap" per filter section of scope ("local 10.0.0.1/24"
+ * asks as local=10.0.0.1). */
+static void scope_args(const char *scope, struct strlist *args)
+{
+	char *copy = xstrdup(scope), *save = NULL;
+
+	for (char *f = strtok_r(copy, "/", &save); f; f = strtok_r(NULL, "/", &save)) {
+		char *sp = strchr(f, ' ');
+		char *val;
+
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		val = trim(sp + 1);
+		val = unquote(val);
+		/* a network asks as its first address; doveconf matches it */
+		if (strcmp(f, "local_name") != 0)
+			val[strcspn(val, " /")] = '\0';
+		sl_add(args, "-f");
+		sl_add_owned(args, xasprintf("%s=%s", f, val));
+	}
+	free(copy);
+}
+
+static int doveconf_ask(const struct env *env, const struct server_info *si, const char *conf_file,
+			const char *scope, const struct expect_list *x, struct strlist *keys,
+			struct strlist *values, struct error *e)
+{
+	char *tool_conf = server_tool_path(env, si, conf_file);
+	struct strlist args = STRLIST_INIT;
+	struct spawn_result r;
+	const char **argv;
+	char line[512];
+	int rc = 0;
+
+	sl_add(&args, si->binary);
+	sl_add(&args, "-c");
+	sl_add(&args, tool_conf);
+	scope_args(scope, &args);
+	for (size_t i = 0; i < x->n; i++) {
+		char *ff;
+
+		if (strcmp(x->items[i].scope, scope) != 0)
+			continue;
+		ff = filter_form(x->items[i].name);
+		sl_add(&args, x->items[i].name);
+		if (ff)
+			sl_add_owned(&args, ff);
+	}
+	argv = xcalloc(args.n + 1, sizeof(*argv));
+	for (size_t i = 0; i < args.n; i++)
+		argv[i] = args.v[i];
+	memset(&r, 0, sizeof(r));
+	if (server_exec(env, si, argv, &r, e) < 0) {
+		rc = err_prefix(e, "doveconf");
+	} else if (r.exit_code != 0) {
+		rc = err_set(e, _("doveconf refuses the configuration: %s"),
+			     spawn_first_line(&r, line, sizeof(line)));
+	} else {
+		parse_doveconf(r.out, keys, values);
+	}
+	spawn_result_free(&r);
+	free(argv);
+	sl_free(&args);
+	free(tool_conf);
+	return rc;
+}
+
+/* The setting that decides name in scope: the most specific filter that
+ * sets it wins over a global, whatever the order (Dovecot warns that a
+ * later global setting cannot change an earlier filter). */
+static const struct conf_setting *origin_in(const struct conf *c, const char *scope,
+					    const char *name)
+{
+	struct strlist prefixes = STRLIST_INIT;
+	char *ff = filter_form(name);
+	const struct conf_setting *found = NULL;
+
+	/* most specific first: the whole filter path, each of its
+	 * filters, then the global setting ("") */
+	if (*scope) {
+		char *copy = xstrdup(scope), *save = NULL;
+
+		sl_add_owned(&prefixes, xasprintf("%s/", scope));
+		if (strchr(scope, '/'))
+			for (char *f = strtok_r(copy, "/", &save); f; f = strtok_r(NULL, "/", &save))
+				sl_add_owned(&prefixes, xasprintf("%s/", f));
+		free(copy);
+	}
+	sl_add(&prefixes, "");
+	for (size_t k = 0; k < prefixes.n && found == NULL; k++) {
+		char *key = xasprintf("%s%s", prefixes.v[k], name);
+		/* a name and its ssl_server/ form are one setting */
+		char *alt = ff ? xasprintf("%s%s", prefixes.v[k], ff) : NULL;
+
+		for (size_t i = c->n; i-- > 0 && found == NULL;)
+			if (strcmp(c->v[i].key, key) == 0 || (alt && strcmp(c->v[i].key, alt) == 0))
+				found = &c->v[i];
+		free(key);
+		free(alt);
+	}
+	sl_free(&prefixes);
+	free(ff);
+	return found;
+}
+
+/* "file:line" with the stage directory named as the real one. */
+static char *origin_text(const struct conf_setting *s, const char *dir, const char *config_dir)
+{
+	size_t n = strlen(dir);
+
+	if (s == NULL)
+		return NULL;
+	if (strncmp(s->file, dir, n) == 0 && s->file[n] == '/')
+		return xasprintf("%s%s:%d", config_dir, s->file + n, s->line);
+	return xasprintf("%s:%d", s->file, s->line);
+}
+
+/* With ssl = required Dovecot refuses any authentication before TLS,
+ * whatever disable_plaintext_auth / auth_allow_cleartext say (2.4's
+ * doveconf: "auth_allow_cleartext=yes has no effect with ssl=required"). */
+static bool cleartext_blocked(const char *name, const struct strlist *keys,
+			      const struct strlist *values)
+{
+	const char *ssl = kv_get(keys, values, "ssl");
+
+	return (strcmp(name, "disable_plaintext_auth") == 0 ||
+		strcmp(name, "auth_allow_cleartext") == 0) && ssl && strcmp(ssl, "required") == 0;
+}
+
+static void judge_scope(const char *config_dir, const char *dir, const struct conf *c,
+			const char *scope, struct expect_list *x, const struct strlist *keys,
+			const struct strlist *values)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		struct expectation *ex = &x->items[i];
+		char *ff = filter_form(ex->name), *origin;
+		const char *got = ff ? kv_get(keys, values, ff) : NULL;
+
+		if (strcmp(ex->scope, scope) != 0) {
+			free(ff);
+			continue;
+		}
+		if (got == NULL || *got == '\0')
+			got = kv_get(keys, values, ex->name);
+		origin = origin_text(origin_in(c, scope, ex->name), dir, config_dir);
+		expect_set(ex, got, origin,
+			   cleartext_blocked(ex->name, keys, values) && got ? EXPECT_HOLDS
+			   : expect_judge(ex, got));
+		free(origin);
+		free(ff);
+	}
+}
+
+/*
+ * doveconf NAME... once per scope, with "-f protocol=imap" (and the
+ * local/remote filter) for a filter scope.  Not "-h": Dovecot 2.4.1
+ * answers "Multiple settings matched" to it for most names.
+ */
+static int dovecot_effective(const struct env *env, const struct server_info *si,
+			     const char *config_dir, struct expect_list *x, struct error *e)
+{
+	char *conf_file = path_join(config_dir, path_base(si->config_file));
+	char *tool_dir = server_tool_path(env, si, config_dir);
+	struct strlist scopes = STRLIST_INIT;
+	struct conf c;
+	int rc = 0;
+
+	if (si->binary == NULL) {
+		free(tool_dir);
+		free(conf_file);
+		return 0;
+	}
+	conf_init(&c, env, conf_file, NULL);
+	conf_parse_file(&c, conf_file, 0);
+	for (size_t i = 0; i < x->n; i++)
+		if (!protocol_listed(&scopes, x->items[i].scope))
+			sl_add(&scopes, x->items[i].scope);
+	for (size_t i = 0; i < scopes.n && rc == 0; i++) {
+		struct strlist keys = STRLIST_INIT, values = STRLIST_INIT;
+
+		rc = doveconf_ask(env, si, conf_file, scopes.v[i], x, &keys, &values, e);
+		if (rc < 0 && !doveconf_sees_root(env, si)) {
+			/* run from the host on a lab tree: cannot tell, not refused */
+			rc = 0;
+		} else if (rc < 0) {
+			unstage_message(e, tool_dir, si->config_dir);
+			unstage_message(e, config_dir, si->config_dir);
+		} else {
+			judge_scope(si->config_dir, config_dir, &c, scopes.v[i], x, &keys, &values);
+		}
+		sl_free(&keys);
+		sl_free(&values);
+	}
+	conf_free(&c);
+	sl_free(&scopes);
+	free(tool_dir);
+	free(conf_file);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Reload                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1381,4 +1776,5 @@ const struct backend dovecot_backend = {
 	.plan = dovecot_plan,
 	.validate = dovecot_validate,
 	.reload = dovecot_reload,
+	.effective = dovecot_effective,
 };

@@ -63,7 +63,44 @@ static int stage_plan(const struct env *env, const struct plan *p,
 	return 0;
 }
 
-static int validate_staged(const struct env *env, const struct plan *p, struct error *e)
+/* Asks the server's tool for every expectation of p, reading dir; the
+ * answers land in r->expect. */
+static int ask_effective(const struct env *env, const struct plan *p, const char *dir,
+			 struct apply_result *r, struct error *e)
+{
+	const struct server_info *si = p->server;
+
+	expect_list_free(&r->expect);
+	expect_list_copy(&r->expect, &p->expect);
+	if (si->backend->effective == NULL || r->expect.n == 0)
+		return 0;
+	return si->backend->effective(env, si, dir, &r->expect, e);
+}
+
+static const struct expectation *first_weaker(const struct expect_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].state == EXPECT_WEAKER)
+			return &l->items[i];
+	return NULL;
+}
+
+/* An error naming the first expectation that does not hold. */
+static int weaker_error(const struct expect_list *l, const char *what, struct error *e)
+{
+	char *d = expect_describe(first_weaker(l));
+	size_t more = expect_count(l, EXPECT_WEAKER) - 1;
+
+	if (more)
+		err_set(e, _("%s: %s (and %zu more)"), what, d, more);
+	else
+		err_set(e, "%s: %s", what, d);
+	free(d);
+	return -1;
+}
+
+static int validate_staged(const struct env *env, const struct plan *p, struct apply_result *r,
+			   struct error *e)
 {
 	const struct server_info *si = p->server;
 	char *stage = NULL;
@@ -74,6 +111,11 @@ static int validate_staged(const struct env *env, const struct plan *p, struct e
 	rc = stage_plan(env, p, stage, e);
 	if (rc == 0)
 		rc = si->backend->validate(env, si, p, stage, e);
+	if (rc == 0)
+		rc = ask_effective(env, p, stage, r, e);
+	if (rc == 0 && first_weaker(&r->expect))
+		rc = weaker_error(&r->expect, _("not applied, nothing was written; the server would "
+						"still use a weaker value"), e);
 	txn_stage_remove(env, stage);
 	free(stage);
 	return rc;
@@ -170,7 +212,7 @@ static int apply_locked(const struct env *env, const struct plan *p,
 	if (check_fresh(env, p, e) < 0)
 		return -1;
 	progress(o, 10, _("Validating with the server's own checker"));
-	if (validate_staged(env, p, e) < 0)
+	if (validate_staged(env, p, r, e) < 0)
 		return -1;
 	progress(o, 40, _("Creating checkpoint"));
 	desc = xasprintf("%s: %s", si->backend->name,
@@ -186,6 +228,13 @@ static int apply_locked(const struct env *env, const struct plan *p,
 		progress(o, 75, _("Reloading the server"));
 		if (si->backend->reload(env, si, e) < 0)
 			return undo(env, p, t, true, r, e);
+	}
+	progress(o, 90, _("Verifying the effective configuration"));
+	if (ask_effective(env, p, si->config_dir, r, e) < 0)
+		return undo(env, p, t, o && o->reload && !env->lab, r, e);
+	if (first_weaker(&r->expect)) {
+		weaker_error(&r->expect, _("the server does not use what was written"), e);
+		return undo(env, p, t, o && o->reload && !env->lab, r, e);
 	}
 	progress(o, 95, _("Committing checkpoint"));
 	if (txn_commit(t, &r->checkpoint_id, e) < 0)
@@ -213,5 +262,16 @@ void apply_result_free(struct apply_result *r)
 	free(r->checkpoint_id);
 	sl_free(&r->written);
 	sl_free(&r->notes);
+	expect_list_free(&r->expect);
 	memset(r, 0, sizeof(*r));
+}
+
+int engine_verify(const struct env *env, const struct server_info *si,
+		  struct expect_list *x, struct error *e)
+{
+	for (size_t i = 0; i < x->n; i++)
+		expect_set(&x->items[i], NULL, NULL, EXPECT_UNKNOWN);
+	if (si->backend->effective == NULL || x->n == 0)
+		return 0;
+	return si->backend->effective(env, si, si->config_dir, x, e);
 }

@@ -269,6 +269,7 @@ struct plan_ctx {
 	struct cf_file *main_cf, *master_cf;
 	char *main_old, *master_old;
 	size_t main_old_len, master_old_len;
+	struct cf_file *wanted;  /* the rendered main.cf template: what we intend */
 };
 
 static bool ge(const struct plan_ctx *x, const char *v)
@@ -501,7 +502,7 @@ static int plan_main(struct plan_ctx *x, struct error *e)
 		set_main(x, names.v[i], maincf_get(wanted, names.v[i]));
 	comment_out_superseded(x, wanted);
 	sl_free(&names);
-	cf_free(wanted);
+	x->wanted = wanted;
 	return 0;
 }
 
@@ -708,6 +709,160 @@ static void add_change(struct plan_ctx *x, const struct cf_file *f, const char *
 	free(text);
 }
 
+/* ------------------------------------------------------------------ */
+/* What the server must end up with                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The settings whose effective value is checked, how a value is judged,
+ * and which roles a service's value matters for (0: main.cf only).  A
+ * smtpd service with security level "may" uses smtpd_tls_protocols and
+ * smtpd_tls_ciphers; one with "encrypt" (or wrappermode) the mandatory_*
+ * ones.
+ */
+#define SUBMIT (ROLE_SUBMISSION | ROLE_SUBMISSIONS)
+static const struct pf_rule {
+	const char *name;
+	enum expect_cmp cmp;
+	const char *scale;
+	unsigned roles;
+} pf_rules[] = {
+	{"smtpd_tls_security_level", EXPECT_CMP_RANK, "none,may,encrypt", ROLES_SMTP},
+	{"smtpd_tls_wrappermode", EXPECT_CMP_EXACT, NULL, ROLE_SUBMISSIONS},
+	{"smtpd_tls_auth_only", EXPECT_CMP_EXACT, NULL, SUBMIT},
+	{"smtpd_tls_protocols", EXPECT_CMP_PROTOCOLS, NULL, ROLE_MX},
+	{"smtpd_tls_mandatory_protocols", EXPECT_CMP_PROTOCOLS, NULL, SUBMIT},
+	{"smtpd_tls_mandatory_ciphers", EXPECT_CMP_RANK, "null,export,low,medium,high", SUBMIT},
+	{"tls_high_cipherlist", EXPECT_CMP_CIPHERS, NULL, SUBMIT},
+	{"smtpd_tls_exclude_ciphers", EXPECT_CMP_CONTAINS, NULL, ROLES_SMTP},
+	{"tls_preempt_cipherlist", EXPECT_CMP_EXACT, NULL, SUBMIT},
+	{"tls_ssl_options", EXPECT_CMP_CONTAINS, NULL, 0},
+	{"smtpd_tls_chain_files", EXPECT_CMP_EXACT, NULL, ROLES_SMTP},
+	{"smtpd_tls_cert_file", EXPECT_CMP_EXACT, NULL, ROLES_SMTP},
+	{"smtpd_tls_key_file", EXPECT_CMP_EXACT, NULL, ROLES_SMTP},
+	{"smtpd_tls_dh1024_param_file", EXPECT_CMP_EXACT, NULL, SUBMIT},
+	{"smtp_tls_security_level", EXPECT_CMP_RANK,
+	 "none,may,encrypt,dane,dane-only,fingerprint,verify,secure", 0},
+	{"smtp_tls_protocols", EXPECT_CMP_PROTOCOLS, NULL, 0},
+};
+
+static const struct pf_rule *pf_rule(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(pf_rules); i++)
+		if (strcmp(pf_rules[i].name, name) == 0)
+			return &pf_rules[i];
+	return NULL;
+}
+
+static void expect_one(struct plan_ctx *x, const char *scope, const char *label,
+		       const struct pf_rule *r, const char *want, unsigned roles)
+{
+	struct expectation *ex = expect_add(&x->p->expect, scope, label, r->name, want, roles);
+
+	expect_set_cmp(ex, r->cmp, r->scale);
+}
+
+/*
+ * The role a smtpd service serves: by its port, else (a custom port) by
+ * what its own options make it: implicit TLS, mandatory TLS, or an
+ * opportunistic listener like port 25.
+ */
+static unsigned service_role(const struct cf_file *master_cf, size_t i)
+{
+	int port = service_port(mastercf_field(master_cf, i, MF_SERVICE));
+	const char *level = mastercf_option(master_cf, i, "smtpd_tls_security_level");
+
+	if (role_of_port(port))
+		return role_of_port(port);
+	if (is_yes(mastercf_option(master_cf, i, "smtpd_tls_wrappermode")))
+		return ROLE_SUBMISSIONS;
+	if (level && strcmp(level, "encrypt") == 0)
+		return ROLE_SUBMISSION;
+	return ROLE_MX;
+}
+
+/* What mailharden intends for name on a service of role: the master.cf
+ * template's option for submission services, else the main.cf value. */
+static const char *intended(const struct plan_ctx *x, const struct cf_file *opts, const char *name)
+{
+	const char *v = opts ? maincf_get(opts, name) : NULL;
+
+	return v ? v : maincf_get(x->wanted, name);
+}
+
+static int expect_service(struct plan_ctx *x, size_t i, unsigned role, struct error *e)
+{
+	const char *svc = mastercf_field(x->master_cf, i, MF_SERVICE);
+	const char *type = mastercf_field(x->master_cf, i, MF_TYPE);
+	struct cf_file *opts = NULL;
+	char *scope, *label;
+
+	if (role & SUBMIT) {
+		struct tvars *v = tvars_new();
+		int rc;
+
+		tvars_set(v, "syslog_name", "postfix/submission");
+		tvars_setb(v, "wrappermode", role == ROLE_SUBMISSIONS);
+		rc = render(x, "postfix/master.cf.tmpl", v, &opts, e);
+		tvars_free(v);
+		if (rc < 0)
+			return -1;
+	}
+	scope = xasprintf("master.cf:%s/%s", svc, type);
+	if (strcmp(svc, role_info(role)->name) == 0 || strcmp(type, "inet") != 0)
+		label = xasprintf(_("master.cf service %s/%s"), svc, type);
+	else
+		label = xasprintf(_("master.cf service %s/%s (%s)"), svc, type, role_info(role)->name);
+	for (size_t k = 0; k < ARRAY_LEN(pf_rules); k++) {
+		const char *want = intended(x, opts, pf_rules[k].name);
+
+		if ((pf_rules[k].roles & role) && want)
+			expect_one(x, scope, label, &pf_rules[k], want, role);
+	}
+	free(label);
+	free(scope);
+	cf_free(opts);
+	return 0;
+}
+
+/* Every main.cf setting we write, then every smtpd service of a chosen
+ * role, standard or custom port, as the planned master.cf has them. */
+static int plan_expect(struct plan_ctx *x, struct error *e)
+{
+	struct strlist names = STRLIST_INIT;
+
+	maincf_names(x->wanted, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		const struct pf_rule *r = pf_rule(names.v[i]);
+		const char *now = maincf_get(x->main_cf, names.v[i]);
+
+		/* a stricter client level the admin set is kept, and expected */
+		if (r)
+			expect_one(x, "", "main.cf", r,
+				   strcmp(r->name, "smtp_tls_security_level") == 0 && now ? now
+				   : maincf_get(x->wanted, names.v[i]), x->a->roles);
+	}
+	sl_free(&names);
+	for (size_t i = 0; i < mastercf_count(x->master_cf); i++) {
+		const char *cmd = mastercf_field(x->master_cf, i, MF_COMMAND);
+		const char *type = mastercf_field(x->master_cf, i, MF_TYPE);
+		unsigned role;
+
+		if (strcmp(cmd, "smtpd") != 0)
+			continue;
+		/* behind postscreen, port 25's smtpd is the "pass" service */
+		if (strcmp(type, "pass") == 0)
+			role = ROLE_MX;
+		else if (strcmp(type, "inet") == 0)
+			role = service_role(x->master_cf, i);
+		else
+			continue;
+		if ((role & x->a->roles) && expect_service(x, i, role, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int plan_files(struct plan_ctx *x, struct error *e)
 {
 	char *main_path = path_join(x->si->config_dir, "main.cf");
@@ -728,6 +883,8 @@ static int plan_files(struct plan_ctx *x, struct error *e)
 	if ((x->a->roles & ROLE_SUBMISSIONS) && plan_submission(x, ROLE_SUBMISSIONS, e) < 0)
 		goto out;
 	add_notes(x);
+	if (plan_expect(x, e) < 0)
+		goto out;
 	add_change(x, x->main_cf, "main.cf", x->main_old, x->main_old_len);
 	add_change(x, x->master_cf, "master.cf", x->master_old, x->master_old_len);
 	rc = 0;
@@ -740,13 +897,14 @@ out:
 static int postfix_plan(const struct env *env, const struct server_info *si,
 			const struct answers *a, struct plan *p, struct error *e)
 {
-	struct plan_ctx x = {env, si, a, p, NULL, NULL, NULL, NULL, 0, 0};
+	struct plan_ctx x = {env, si, a, p, NULL, NULL, NULL, NULL, 0, 0, NULL};
 	int rc;
 
 	if (check_answers(si, a, e) < 0)
 		return -1;
 	p->server = si;
 	rc = plan_files(&x, e);
+	cf_free(x.wanted);
 	cf_free(x.main_cf);
 	cf_free(x.master_cf);
 	free(x.main_old);
@@ -1021,6 +1179,193 @@ static int postfix_validate(const struct env *env, const struct server_info *si,
 }
 
 /* ------------------------------------------------------------------ */
+/* Effective values                                                    */
+/* ------------------------------------------------------------------ */
+
+/* "name = value" lines of postconf output into two parallel lists. */
+static void parse_assignments(char *out, struct strlist *names, struct strlist *values)
+{
+	char *save = NULL;
+
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strstr(l, " = ");
+
+		if (eq == NULL) {
+			size_t n = strlen(l);
+
+			/* "name =" for an empty value */
+			if (n >= 2 && strcmp(l + n - 2, " =") == 0) {
+				sl_add_owned(names, xstrndup(l, n - 2));
+				sl_add(values, "");
+			}
+			continue;
+		}
+		sl_add_owned(names, xstrndup(l, (size_t)(eq - l)));
+		sl_add(values, rtrim(eq + 3));
+	}
+}
+
+static const char *lookup(const struct strlist *names, const struct strlist *values,
+			  const char *name)
+{
+	for (size_t i = names->n; i-- > 0;)
+		if (strcmp(names->v[i], name) == 0)
+			return values->v[i];
+	return NULL;
+}
+
+/* The stage directory in a postconf message becomes the real one. */
+static void unstage(struct error *e, const char *tool_dir, const char *config_dir)
+{
+	char *at = strstr(e->msg, tool_dir);
+	char *fixed;
+
+	if (at == NULL || tool_dir[0] == '\0')
+		return;
+	fixed = xasprintf("%.*s%s%s", (int)(at - e->msg), e->msg, config_dir, at + strlen(tool_dir));
+	snprintf(e->msg, sizeof(e->msg), "%s", fixed);
+	free(fixed);
+}
+
+/* postconf -c dir -x ARGS: stdout, or -1 with its first error line. */
+static int postconf_ask(const struct env *env, const struct server_info *si, const char *dir,
+			const struct strlist *args, char **out, struct error *e)
+{
+	char *tool_dir = server_tool_path(env, si, dir);
+	const char **argv = xcalloc(args->n + 5, sizeof(*argv));
+	struct spawn_result r = {0};
+	char buf[512];
+	size_t n = 0;
+	int rc = 0;
+
+	argv[n++] = si->binary;
+	argv[n++] = "-c";
+	argv[n++] = tool_dir;
+	argv[n++] = "-x";
+	for (size_t i = 0; i < args->n; i++)
+		argv[n++] = args->v[i];
+	*out = NULL;
+	if (server_exec(env, si, argv, &r, e) < 0) {
+		rc = err_prefix(e, _("cannot run postconf"));
+	} else if (r.exit_code != 0) {
+		rc = err_set(e, _("postconf refuses the configuration: %s"),
+			     spawn_first_line(&r, buf, sizeof(buf)));
+		unstage(e, tool_dir, si->config_dir);
+	} else {
+		*out = r.out;
+		r.out = NULL;
+	}
+	spawn_result_free(&r);
+	free(argv);
+	free(tool_dir);
+	return rc;
+}
+
+/* main.cf and master.cf of dir, for the lines that set a value. */
+static void load_origins(const struct env *env, const char *dir, struct cf_file **main_cf,
+			 struct cf_file **master_cf)
+{
+	struct error e;
+
+	if (load_configs(env, dir, main_cf, master_cf, &e) < 0) {
+		*main_cf = NULL;
+		*master_cf = NULL;
+	}
+}
+
+static char *origin_main(const struct server_info *si, const struct cf_file *main_cf,
+			 const char *name)
+{
+	size_t line = main_cf ? maincf_line(main_cf, name) : 0;
+
+	return line ? xasprintf("%s/main.cf:%zu", si->config_dir, line) : NULL;
+}
+
+static void judge_one(const struct server_info *si, struct expectation *x,
+		      const struct strlist *mn, const struct strlist *mv,
+		      const struct strlist *pn, const struct strlist *pv,
+		      const struct cf_file *main_cf, const struct cf_file *master_cf)
+{
+	const char *got = NULL;
+	char *origin = NULL;
+
+	if (strncmp(x->scope, "master.cf:", 10) == 0) {
+		char *key = xasprintf("%s/%s", x->scope + 10, x->name);
+		char *svc = xstrdup(x->scope + 10), *slash = strrchr(svc, '/');
+		int entry;
+
+		got = lookup(pn, pv, key);
+		if (slash)
+			*slash = '\0';
+		entry = got && master_cf && slash ? mastercf_find_service(master_cf, svc, slash + 1) : -1;
+		if (entry >= 0)
+			origin = xasprintf("%s/master.cf:%zu", si->config_dir,
+					   mastercf_option_line(master_cf, (size_t)entry, x->name));
+		free(svc);
+		free(key);
+	}
+	if (got == NULL) {
+		got = lookup(mn, mv, x->name);
+		origin = origin_main(si, main_cf, x->name);
+	}
+	expect_set(x, got, origin, expect_judge(x, got));
+	free(origin);
+}
+
+/*
+ * postconf -x answers main.cf (defaults included, $names expanded) and
+ * postconf -P -x every master.cf "-o"; a service without its own "-o"
+ * uses main.cf's value, as smtpd does.
+ */
+static int postfix_effective(const struct env *env, const struct server_info *si,
+			     const char *config_dir, struct expect_list *x, struct error *e)
+{
+	struct strlist args = STRLIST_INIT, mn = STRLIST_INIT, mv = STRLIST_INIT;
+	struct strlist pn = STRLIST_INIT, pv = STRLIST_INIT, p_args = STRLIST_INIT;
+	struct cf_file *main_cf = NULL, *master_cf = NULL;
+	char *out = NULL, *p_out = NULL;
+	int rc;
+
+	if (si->binary == NULL || strchr(si->binary, '/') == NULL)
+		return 0; /* nothing to ask: every expectation stays unknown */
+	for (size_t i = 0; i < x->n; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < args.n && !seen; k++)
+			seen = strcmp(args.v[k], x->items[i].name) == 0;
+		if (!seen)
+			sl_add(&args, x->items[i].name);
+	}
+	sl_add(&p_args, "-P");
+	rc = postconf_ask(env, si, config_dir, &args, &out, e);
+	if (rc == 0)
+		rc = postconf_ask(env, si, config_dir, &p_args, &p_out, e);
+	if (rc == 0) {
+		parse_assignments(out, &mn, &mv);
+		parse_assignments(p_out, &pn, &pv);
+		load_origins(env, config_dir, &main_cf, &master_cf);
+		for (size_t i = 0; i < x->n; i++)
+			judge_one(si, &x->items[i], &mn, &mv, &pn, &pv, main_cf, master_cf);
+	} else if (!server_sees_root(env, si)) {
+		/* run from the host on a lab tree, postconf may follow an
+		 * absolute symlink to the host's files: it cannot tell, it
+		 * does not refuse */
+		rc = 0;
+	}
+	free(out);
+	free(p_out);
+	cf_free(main_cf);
+	cf_free(master_cf);
+	sl_free(&args);
+	sl_free(&p_args);
+	sl_free(&mn);
+	sl_free(&mv);
+	sl_free(&pn);
+	sl_free(&pv);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Reload                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1056,4 +1401,5 @@ const struct backend postfix_backend = {
 	.plan = postfix_plan,
 	.validate = postfix_validate,
 	.reload = postfix_reload,
+	.effective = postfix_effective,
 };

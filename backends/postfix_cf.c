@@ -386,6 +386,13 @@ const char *maincf_get(const struct cf_file *f, const char *name)
 	return i < 0 ? NULL : f->items[i].value;
 }
 
+size_t maincf_line(const struct cf_file *f, const char *name)
+{
+	int i = maincf_last(f, name);
+
+	return i < 0 ? 0 : f->items[i].first + 1;
+}
+
 static bool has_header(const struct cf_file *f)
 {
 	size_t n = strlen(MAINCF_HEADER);
@@ -545,6 +552,65 @@ const char *mastercf_option(const struct cf_file *f, size_t entry, const char *n
 		return NULL;
 	option_count(&f->items[entry], name, &v);
 	return v;
+}
+
+size_t mastercf_entry_line(const struct cf_file *f, size_t entry)
+{
+	return entry < f->n_items ? f->items[entry].first + 1 : 0;
+}
+
+/* Option name of an argument "name=value" / "{ name = value }", or NULL. */
+static bool arg_sets(const char *arg, const char *name)
+{
+	char *value = NULL, *oname = option_split(arg, &value);
+	bool match = oname && strcmp(oname, name) == 0;
+
+	free(oname);
+	free(value);
+	return match;
+}
+
+size_t mastercf_option_line(const struct cf_file *f, size_t entry, const char *name)
+{
+	const struct cf_item *it;
+	const char *v;
+	size_t found = 0;
+	bool after_o = false;
+
+	if (entry >= f->n_items || option_count(&f->items[entry], name, &v) == 0)
+		return 0;
+	it = &f->items[entry];
+	for (size_t i = it->first; i <= it->last; i++) {
+		struct strlist tok = STRLIST_INIT;
+		const char *l = f->lines.v[i];
+
+		if (line_kind(l) != LINE_START && line_kind(l) != LINE_CONT)
+			continue;
+		if (tokenize(l, body_len(l), &tok) < 0) {
+			sl_free(&tok);
+			return it->first + 1;
+		}
+		for (size_t k = i == it->first ? MF_COUNT : 0; k < tok.n; k++) {
+			const char *t = tok.v[k];
+
+			if (after_o)
+				found = arg_sets(t, name) ? i + 1 : found;
+			else if (strncmp(t, "-o", 2) == 0 && t[2] != '\0')
+				found = arg_sets(t + 2, name) ? i + 1 : found;
+			after_o = !after_o && strcmp(t, "-o") == 0;
+		}
+		sl_free(&tok);
+	}
+	return found ? found : it->first + 1;
+}
+
+int mastercf_find_service(const struct cf_file *f, const char *service, const char *type)
+{
+	for (size_t i = 0; i < f->n_items; i++)
+		if (strcmp(f->items[i].tok.v[MF_SERVICE], service) == 0 &&
+		    strcmp(f->items[i].tok.v[MF_TYPE], type) == 0)
+			return (int)i;
+	return -1;
 }
 
 static bool all_digits(const char *s)

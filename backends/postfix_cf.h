@@ -64,6 +64,9 @@ int maincf_comment_out(struct cf_file *f, const char *name);
  * template). */
 void maincf_names(const struct cf_file *f, struct strlist *names);
 
+/* 1-based line where the last active setting of name starts; 0 if none. */
+size_t maincf_line(const struct cf_file *f, const char *name);
+
 /*
  * master.cf.  Entries are numbered 0..mastercf_count()-1 in file order; the
  * numbers after an entry that is uncommented or added shift by one.
@@ -72,6 +75,13 @@ size_t mastercf_count(const struct cf_file *f);
 const char *mastercf_field(const struct cf_file *f, size_t entry, enum master_field field);
 /* Value of "-o name=value" on entry (the last one), or NULL. */
 const char *mastercf_option(const struct cf_file *f, size_t entry, const char *name);
+/* 1-based line of entry's last "-o name=..." (the entry's first line when
+ * it cannot tell), 0 when the entry does not set name. */
+size_t mastercf_option_line(const struct cf_file *f, size_t entry, const char *name);
+/* 1-based first line of entry. */
+size_t mastercf_entry_line(const struct cf_file *f, size_t entry);
+/* The active entry with this service and type fields; -1 when none. */
+int mastercf_find_service(const struct cf_file *f, const char *service, const char *type);
 /* The TCP port a service field means: "smtp" 25, "submission" 587,
  * "submissions"/"smtps" 465, "127.0.0.1:2525" 2525, "[::1]:587" 587;
  * -1 when unknown. */

@@ -277,6 +277,73 @@ static void cli_progress(void *ctx, int percent, const char *step)
 		fprintf(stderr, "[%3d%%] %s\n", percent, step);
 }
 
+/* Same setting, value and origin as an earlier one: the same line seen
+ * from another scope (main.cf's value in every service that inherits it). */
+static bool repeats(const struct expect_list *l, size_t i)
+{
+	const struct expectation *x = &l->items[i];
+
+	for (size_t k = 0; k < i; k++) {
+		const struct expectation *y = &l->items[k];
+
+		if (y->state == x->state && strcmp(y->name, x->name) == 0 &&
+		    (x->got == NULL) == (y->got == NULL) && (!x->got || strcmp(x->got, y->got) == 0) &&
+		    (x->origin == NULL) == (y->origin == NULL) &&
+		    (!x->origin || strcmp(x->origin, y->origin) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* One line on stderr per expectation that does not hold or could not be
+ * asked; skip_first leaves out the first weaker one (the error names it). */
+static void print_unmet(const struct expect_list *l, bool skip_first)
+{
+	bool skipped = !skip_first;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct expectation *x = &l->items[i];
+		char *d;
+
+		if (x->state == EXPECT_HOLDS)
+			continue;
+		if (!skipped && x->state == EXPECT_WEAKER) {
+			skipped = true;
+			continue;
+		}
+		if (repeats(l, i))
+			continue;
+		d = expect_describe(x);
+		fprintf(stderr, "%s %s\n",
+			x->state == EXPECT_WEAKER ? _("weaker:") : _("could not verify:"), d);
+		free(d);
+	}
+}
+
+/* The unmet expectations, then a summary line on stdout.  Returns how
+ * many are weaker. */
+static size_t print_expect(const struct server_info *si, const struct expect_list *l)
+{
+	size_t weaker = expect_count(l, EXPECT_WEAKER), unknown = expect_count(l, EXPECT_UNKNOWN);
+
+	print_unmet(l, false);
+	if (l->n == 0)
+		return 0;
+	if (weaker)
+		printf(_("%s: %zu of %zu settings do NOT take effect as planned\n"),
+		       si->backend->display_name, weaker, l->n);
+	else if (unknown == l->n)
+		printf(_("%s: could not verify the effective configuration\n"),
+		       si->backend->display_name);
+	else if (unknown)
+		printf(_("%s: verified %zu of %zu settings with the server's own tool; %zu could "
+			 "not be verified\n"), si->backend->display_name, l->n - unknown, l->n, unknown);
+	else
+		printf(_("%s: verified with the server's own tool: all %zu settings take effect as "
+			 "planned\n"), si->backend->display_name, l->n);
+	return weaker;
+}
+
 static void print_applied(const struct env *env, const struct apply_result *r)
 {
 	print_notes(&r->notes);
@@ -317,8 +384,15 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	}
 	print_plan(&j);
 	if (plan_is_empty(&j.plan)) {
+		/* nothing to write is no proof: the live files must still hold */
+		if (engine_verify(env, &j.si, &j.plan.expect, &e) < 0) {
+			print_error(&e);
+			rc = EXIT_ERROR;
+		} else if (print_expect(&j.si, &j.plan.expect) > 0) {
+			rc = EXIT_ERROR;
+		}
 		job_free(&j);
-		return EXIT_OK;
+		return rc;
 	}
 	if (!o->yes && !confirm()) {
 		msg_error("%s", isatty(STDIN_FILENO) ? _("not applied: nothing was changed")
@@ -332,10 +406,12 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	ao.progress = cli_progress;
 	if (engine_apply(env, &j.plan, &ao, &r, &e) < 0) {
 		print_notes(&r.notes);
+		print_unmet(&r.expect, true);
 		print_error(&e);
 		rc = EXIT_ERROR;
 	} else {
 		print_applied(env, &r);
+		print_expect(&j.si, &r.expect);
 	}
 	free(desc);
 	apply_result_free(&r);
