@@ -272,6 +272,33 @@ struct apply_result {
  */
 int engine_recover(const struct env *env, struct strlist *report, struct error *e);
 
+/* A file outside every server's config dir that one apply writes along
+ * with the plans (DH parameters, a lab certificate). */
+struct extra_file {
+	const char *path;  /* server path; missing directories are created */
+	const char *data;
+	size_t len;
+	mode_t mode;
+};
+
+/* One run, one checkpoint: several servers' plans and extra files. */
+struct apply_set {
+	const struct plan *const *plans;
+	size_t n_plans;
+	const struct extra_file *files;
+	size_t n_files;
+};
+
+/*
+ * Applies a set as one transaction: one checkpoint holds every file, one
+ * rollback undoes the run.  Validates every plan, writes the extra files
+ * and every plan's files, reloads each server (in plan order), commits.
+ * A failure anywhere restores everything and reloads the servers already
+ * reloaded.  engine_apply is the one-plan case.
+ */
+int engine_apply_set(const struct env *env, const struct apply_set *s,
+		     const struct apply_opts *o, struct apply_result *r, struct error *e);
+
 /* Before writing, engine_apply also checks under the lock that every file
  * is still what the plan was made from; a file edited in between stops it
  * with nothing written.  It asks backend->effective on the staged copy and

@@ -137,30 +137,6 @@ static int write_all(struct txn *t, const struct plan *p, struct apply_result *r
 	return 0;
 }
 
-/* Undoes the writes and, when the server was told to reload, reloads it
- * again so it runs the old files. */
-static int undo(const struct env *env, const struct plan *p, struct txn *t,
-		bool reloaded, struct apply_result *r, struct error *e)
-{
-	struct error e2;
-	char first[sizeof(e->msg)];
-
-	memcpy(first, e->msg, sizeof(first));
-	if (txn_abort(t, &e2) < 0) {
-		snprintf(e->msg, sizeof(e->msg), _("%s; ROLLBACK FAILED: %s"), first, e2.msg);
-		return -1;
-	}
-	r->rolled_back = true;
-	if (reloaded && p->server->backend->reload(env, p->server, &e2) < 0) {
-		snprintf(e->msg, sizeof(e->msg),
-			 _("%s; files rolled back, but reloading the old configuration failed: %s"),
-			 first, e2.msg);
-		return -1;
-	}
-	snprintf(e->msg, sizeof(e->msg), _("%s; all files rolled back"), first);
-	return -1;
-}
-
 /* The plan was made from old_text; refuse to write over anything else. */
 static int check_fresh(const struct env *env, const struct plan *p, struct error *e)
 {
@@ -199,62 +175,197 @@ int engine_recover(const struct env *env, struct strlist *report, struct error *
 	return rc;
 }
 
-static int apply_locked(const struct env *env, const struct plan *p,
-			const struct apply_opts *o, struct apply_result *r, struct error *e)
+/* Undoes every write and reloads again the servers already told to
+ * reload (n_reloaded of them, in plan order), so they run the old files. */
+static int undo_set(const struct env *env, const struct apply_set *s, struct txn *t,
+		    size_t n_reloaded, struct apply_result *r, struct error *e)
 {
-	const struct server_info *si = p->server;
-	struct txn *t = NULL;
-	char *desc;
+	struct error e2;
+	char first[sizeof(e->msg)];
+
+	memcpy(first, e->msg, sizeof(first));
+	if (txn_abort(t, &e2) < 0) {
+		snprintf(e->msg, sizeof(e->msg), _("%s; ROLLBACK FAILED: %s"), first, e2.msg);
+		return -1;
+	}
+	r->rolled_back = true;
+	for (size_t i = 0; i < n_reloaded; i++) {
+		const struct server_info *si = s->plans[i]->server;
+
+		if (si->backend->reload(env, si, &e2) < 0) {
+			snprintf(e->msg, sizeof(e->msg),
+				 _("%s; files rolled back, but reloading the old configuration failed: %s"),
+				 first, e2.msg);
+			return -1;
+		}
+	}
+	snprintf(e->msg, sizeof(e->msg), _("%s; all files rolled back"), first);
+	return -1;
+}
+
+/* Files outside the servers' directories (DH parameters) come first: the
+ * checkers may read them. */
+static int write_extras(struct txn *t, const struct apply_set *s, struct apply_result *r,
+			struct error *e)
+{
+	for (size_t i = 0; i < s->n_files; i++) {
+		const struct extra_file *f = &s->files[i];
+		char *dir = path_dir(f->path);
+		int rc = txn_mkdir(t, dir, 0755, e);
+
+		free(dir);
+		if (rc < 0 || txn_write(t, f->path, f->data, f->len, f->mode, e) < 0)
+			return -1;
+		sl_add(&r->written, f->path);
+	}
+	return 0;
+}
+
+static int begin_set(const struct env *env, const struct apply_set *s,
+		     const struct apply_opts *o, struct txn **t, struct error *e)
+{
+	const char *what = o && o->description ? o->description : "apply";
+	char *desc = s->n_plans == 1 ? xasprintf("%s: %s", s->plans[0]->server->backend->name, what)
+				     : xstrdup(what);
 	int rc;
+
+	rc = txn_begin(env, desc, s->n_plans ? s->plans[0]->server->config_dir : NULL, t, e);
+	free(desc);
+	for (size_t i = 1; rc == 0 && i < s->n_plans; i++)
+		rc = txn_allow(*t, s->plans[i]->server->config_dir, e);
+	if (rc < 0 && *t) {
+		struct error ignored;
+
+		txn_abort(*t, &ignored);
+		*t = NULL;
+	}
+	return rc;
+}
+
+static int validate_all(const struct env *env, const struct apply_set *s,
+			struct apply_result *r, struct error *e)
+{
+	for (size_t i = 0; i < s->n_plans; i++) {
+		if (validate_staged(env, s->plans[i], r, e) < 0) {
+			if (s->n_plans > 1)
+				err_prefix(e, "%s", s->plans[i]->server->backend->display_name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Moves the items of src to the end of dst. */
+static void expect_move(struct expect_list *dst, struct expect_list *src)
+{
+	dst->items = xrealloc(dst->items, (dst->n + src->n) * sizeof(*dst->items));
+	memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
+	dst->n += src->n;
+	free(src->items);
+	src->items = NULL;
+	src->n = 0;
+}
+
+/* After writing, every server must use what was written; r->expect ends
+ * up with the answers for all plans. */
+static int verify_all(const struct env *env, const struct apply_set *s,
+		      struct apply_result *r, struct error *e)
+{
+	struct expect_list all = {0};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < s->n_plans; i++) {
+		const struct plan *p = s->plans[i];
+
+		rc = ask_effective(env, p, p->server->config_dir, r, e);
+		if (rc == 0 && first_weaker(&r->expect))
+			rc = weaker_error(&r->expect, _("the server does not use what was written"), e);
+		if (rc < 0 && s->n_plans > 1)
+			err_prefix(e, "%s", p->server->backend->display_name);
+		expect_move(&all, &r->expect);
+	}
+	expect_list_free(&r->expect);
+	r->expect = all;
+	return rc;
+}
+
+static int apply_set_locked(const struct env *env, const struct apply_set *s,
+			    const struct apply_opts *o, struct apply_result *r, struct error *e)
+{
+	bool reload = o && o->reload && !env->lab;
+	struct txn *t = NULL;
+	size_t reloaded = 0;
 
 	if (txn_recover(env, &r->notes, e) < 0)
 		return err_prefix(e, _("recovering an unfinished checkpoint"));
-	if (check_fresh(env, p, e) < 0)
-		return -1;
-	progress(o, 10, _("Validating with the server's own checker"));
-	if (validate_staged(env, p, r, e) < 0)
-		return -1;
+	for (size_t i = 0; i < s->n_plans; i++)
+		if (check_fresh(env, s->plans[i], e) < 0)
+			return -1;
+	/* Nothing is written before the checkers accept the plans, unless a
+	 * plan names a file of the set (DH parameters): then that file is
+	 * written first, in the checkpoint, and undone if a checker refuses. */
+	if (s->n_files == 0) {
+		progress(o, 10, _("Validating with the server's own checker"));
+		if (validate_all(env, s, r, e) < 0)
+			return -1;
+	}
 	progress(o, 40, _("Creating checkpoint"));
-	desc = xasprintf("%s: %s", si->backend->name,
-			 o && o->description ? o->description : "apply");
-	rc = txn_begin(env, desc, si->config_dir, &t, e);
-	free(desc);
-	if (rc < 0)
+	if (begin_set(env, s, o, &t, e) < 0)
 		return -1;
+	if (s->n_files) {
+		if (write_extras(t, s, r, e) < 0)
+			return undo_set(env, s, t, 0, r, e);
+		progress(o, 45, _("Validating with the server's own checker"));
+		if (validate_all(env, s, r, e) < 0)
+			return undo_set(env, s, t, 0, r, e);
+	}
 	progress(o, 55, _("Writing files"));
-	if (write_all(t, p, r, e) < 0)
-		return undo(env, p, t, false, r, e);
-	if (o && o->reload && !env->lab) {
+	for (size_t i = 0; i < s->n_plans; i++)
+		if (write_all(t, s->plans[i], r, e) < 0)
+			return undo_set(env, s, t, 0, r, e);
+	for (size_t i = 0; reload && i < s->n_plans; i++) {
+		const struct server_info *si = s->plans[i]->server;
+
 		progress(o, 75, _("Reloading the server"));
-		if (si->backend->reload(env, si, e) < 0)
-			return undo(env, p, t, true, r, e);
+		reloaded = i + 1;
+		if (si->backend->reload(env, si, e) < 0) {
+			err_prefix(e, "%s", si->backend->display_name);
+			return undo_set(env, s, t, reloaded, r, e);
+		}
 	}
 	progress(o, 90, _("Verifying the effective configuration"));
-	if (ask_effective(env, p, si->config_dir, r, e) < 0)
-		return undo(env, p, t, o && o->reload && !env->lab, r, e);
-	if (first_weaker(&r->expect)) {
-		weaker_error(&r->expect, _("the server does not use what was written"), e);
-		return undo(env, p, t, o && o->reload && !env->lab, r, e);
-	}
+	if (verify_all(env, s, r, e) < 0)
+		return undo_set(env, s, t, reload ? s->n_plans : 0, r, e);
 	progress(o, 95, _("Committing checkpoint"));
 	if (txn_commit(t, &r->checkpoint_id, e) < 0)
-		return undo(env, p, t, o && o->reload && !env->lab, r, e);
+		return undo_set(env, s, t, reload ? s->n_plans : 0, r, e);
 	txn_free(t);
 	progress(o, 100, _("Done"));
 	return 0;
 }
 
-int engine_apply(const struct env *env, const struct plan *p,
-		 const struct apply_opts *o, struct apply_result *r, struct error *e)
+int engine_apply_set(const struct env *env, const struct apply_set *s,
+		     const struct apply_opts *o, struct apply_result *r, struct error *e)
 {
 	struct txn_lock *lk = NULL;
 	int rc;
 
+	if (s->n_plans == 0 && s->n_files == 0)
+		return err_set(e, "%s", _("nothing to apply"));
 	if (txn_lock(env, &lk, e) < 0)
 		return -1;
-	rc = apply_locked(env, p, o, r, e);
+	rc = apply_set_locked(env, s, o, r, e);
 	txn_unlock(lk);
 	return rc;
+}
+
+int engine_apply(const struct env *env, const struct plan *p,
+		 const struct apply_opts *o, struct apply_result *r, struct error *e)
+{
+	const struct plan *plans[] = {p};
+	struct apply_set s = {.plans = plans, .n_plans = 1};
+
+	return engine_apply_set(env, &s, o, r, e);
 }
 
 void apply_result_free(struct apply_result *r)

@@ -33,6 +33,7 @@ struct txn {
 	char *dir;     /* host path of the checkpoint directory */
 	char *id;
 	char *allowed; /* resolved server path of allowed_dir, or NULL */
+	struct strlist more_allowed; /* txn_allow: further resolved dirs */
 	json_t *journal;
 	bool committed;
 };
@@ -40,6 +41,7 @@ struct txn {
 /* One journal entry, borrowed from its json_t. */
 struct jentry {
 	const char *path;
+	bool dir;      /* a directory txn_mkdir created (existed is false) */
 	bool existed;
 	uid_t uid;
 	gid_t gid;
@@ -283,6 +285,17 @@ static int check_server_path(const char *path, struct error *e)
 	return 0;
 }
 
+/* Whether a symlink may lead to real: inside one of the allowed dirs. */
+static bool allowed_by(const struct txn *t, const char *real)
+{
+	if (t->allowed && path_inside(real, t->allowed))
+		return true;
+	for (size_t i = 0; i < t->more_allowed.n; i++)
+		if (path_inside(real, t->more_allowed.v[i]))
+			return true;
+	return false;
+}
+
 /* Where server_path really is; refuses one that leads through a symlink
  * to anywhere outside the allowed directory. */
 static int txn_target(struct txn *t, const char *path, char **real, struct error *e)
@@ -297,13 +310,13 @@ static int txn_target(struct txn *t, const char *path, char **real, struct error
 		return 0;
 	if (!text_is_clean(*real))
 		err_set(e, _("refusing to write %s: it is a symlink to a name with control characters"), path);
+	else if (allowed_by(t, *real))
+		return 0;
 	else if (t->allowed == NULL)
 		err_set(e, _("refusing to write %s: it is a symlink (to %s)"), path, *real);
-	else if (!path_inside(*real, t->allowed))
+	else
 		err_set(e, _("refusing to write %s: it is a symlink to %s, outside %s"),
 			path, *real, t->allowed);
-	else
-		return 0;
 	free(*real);
 	*real = NULL;
 	return -1;
@@ -427,6 +440,7 @@ static int entry_parse(json_t *j, struct jentry *je, struct error *e)
 {
 	memset(je, 0, sizeof(*je));
 	je->path = json_str(j, "path");
+	je->dir = json_is_true(json_object_get(j, "dir"));
 	je->existed = json_is_true(json_object_get(j, "existed"));
 	je->uid = (uid_t)json_integer_value(json_object_get(j, "uid"));
 	je->gid = (gid_t)json_integer_value(json_object_get(j, "gid"));
@@ -467,6 +481,11 @@ static bool entry_is_original(const struct env *env, const struct jentry *je)
 	size_t len;
 	bool same;
 
+	if (je->dir) {
+		same = lstat(host, &st) < 0 && errno == ENOENT;
+		free(host);
+		return same;
+	}
 	if (fs_read(host, &data, &len, &st) < 0) {
 		same = !je->existed && errno == ENOENT;
 	} else if (!je->existed) {
@@ -517,6 +536,17 @@ static int remove_created(const char *host, const struct jentry *je, struct erro
 	return 0;
 }
 
+/* A directory the transaction made goes again; one that someone filled
+ * meanwhile stays (its new files are not ours to remove). */
+static int remove_created_dir(const char *host, const struct jentry *je, struct error *e)
+{
+	if (rmdir(host) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
+		return err_set(e, _("cannot remove %s: %s"), je->path, strerror(errno));
+	if (fs_fsync_parent(host) < 0 && errno != ENOENT)
+		return err_set(e, _("cannot remove %s: %s"), je->path, strerror(errno));
+	return 0;
+}
+
 /* Puts one file back as the entry recorded it; *changed tells whether
  * anything had to be done. */
 static int restore_entry(const struct env *env, const char *dir, size_t idx,
@@ -529,7 +559,9 @@ static int restore_entry(const struct env *env, const char *dir, size_t idx,
 	if (!*changed)
 		return 0;
 	host = env_host_path(env, je->path);
-	if (je->existed)
+	if (je->dir)
+		rc = remove_created_dir(host, je, e);
+	else if (je->existed)
 		rc = restore_backup(dir, idx, host, je, e);
 	else
 		rc = remove_created(host, je, e);
@@ -541,7 +573,10 @@ static void report_restored(struct strlist *report, const struct jentry *je)
 {
 	if (report == NULL)
 		return;
-	if (je->existed)
+	if (je->dir)
+		sl_add_owned(report, xasprintf(_("removed the directory %s (it did not exist before)"),
+					       je->path));
+	else if (je->existed)
 		sl_add_owned(report, xasprintf(_("restored %s"), je->path));
 	else
 		sl_add_owned(report, xasprintf(_("removed %s (it did not exist before)"), je->path));
@@ -846,6 +881,60 @@ int txn_write(struct txn *t, const char *server_path, const void *data,
 	return rc;
 }
 
+int txn_allow(struct txn *t, const char *dir, struct error *e)
+{
+	char *real;
+
+	if (resolve_allowed(t->env, dir, &real, e) < 0)
+		return -1;
+	sl_add_owned(&t->more_allowed, real);
+	return 0;
+}
+
+/* Journals, then makes, each missing directory of server_dir from the
+ * top down, so an abort or a rollback removes exactly those. */
+int txn_mkdir(struct txn *t, const char *server_dir, mode_t mode, struct error *e)
+{
+	json_t *files = json_object_get(t->journal, "files");
+	char *path;
+	int rc = 0;
+
+	if (t->committed)
+		return err_set(e, "%s", _("the checkpoint is already committed"));
+	if (check_server_path(server_dir, e) < 0)
+		return -1;
+	path = xstrdup(server_dir);
+	for (char *p = path + 1; rc == 0; p++) {
+		char saved = *p, *host;
+		struct stat st;
+
+		if (*p != '/' && *p != '\0')
+			continue;
+		*p = '\0';
+		host = env_host_path(t->env, path);
+		if (lstat(host, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				rc = err_set(e, _("cannot create %s: %s is not a directory"), server_dir, path);
+		} else if (errno != ENOENT) {
+			rc = err_set(e, _("cannot create %s: %s"), server_dir, strerror(errno));
+		} else {
+			json_array_append_new(files, json_pack("{s:s, s:b, s:b}", "path", path, "dir", 1,
+							       "existed", 0));
+			if (journal_save(t->dir, t->journal) < 0)
+				rc = err_set(e, _("cannot create %s: cannot save the journal: %s"),
+					     path, strerror(errno));
+			else if (mkdir(host, mode) < 0 || fs_fsync_parent(host) < 0)
+				rc = err_set(e, _("cannot create %s: %s"), path, strerror(errno));
+		}
+		free(host);
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(path);
+	return rc;
+}
+
 int txn_commit(struct txn *t, char **id, struct error *e)
 {
 	char *cpdir = checkpoints_dir(t->env);
@@ -893,6 +982,7 @@ void txn_free(struct txn *t)
 		return;
 	json_decref(t->journal);
 	free(t->allowed);
+	sl_free(&t->more_allowed);
 	free(t->id);
 	free(t->dir);
 	free(t);
@@ -1144,7 +1234,7 @@ static int check_changed(const struct env *env, const char *id, json_t *files,
 	json_array_foreach(files, i, entry) {
 		if (entry_parse(entry, &je, e) < 0)
 			return -1;
-		if (je.after != NULL && !entry_unchanged_since(env, &je))
+		if (!je.dir && je.after != NULL && !entry_unchanged_since(env, &je))
 			return err_set(e, _("%s was changed after checkpoint %s; use --force to roll back anyway"),
 				       je.path, id);
 	}
@@ -1162,7 +1252,7 @@ static int rollback_files(const struct env *env, const char *dir, json_t *files,
 	for (size_t i = json_array_size(files); i-- > 0;) {
 		if (entry_parse(json_array_get(files, i), &je, e) < 0)
 			return -1;
-		if (je.after == NULL)
+		if (je.after == NULL && !je.dir)
 			continue;
 		if (restore_entry(env, dir, i, &je, &changed, e) < 0)
 			return -1;

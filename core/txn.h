@@ -71,6 +71,15 @@ int txn_register(struct txn *t, const char *server_path, struct error *e);
 int txn_write(struct txn *t, const char *server_path, const void *data,
 	      size_t len, mode_t mode, struct error *e);
 
+/* Lets symlinks lead into one more directory (a server path), for a
+ * transaction that covers several servers' config dirs. */
+int txn_allow(struct txn *t, const char *dir, struct error *e);
+
+/* Creates server_dir and any missing parent (mode for each), each one
+ * journalled first: txn_abort, recovery and rollback remove them again
+ * (when empty).  For a file outside the servers' dirs: DH parameters. */
+int txn_mkdir(struct txn *t, const char *server_dir, mode_t mode, struct error *e);
+
 /* Makes the checkpoint final.  *id (may be NULL) receives its id. */
 int txn_commit(struct txn *t, char **id, struct error *e);
 

@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +346,25 @@ static size_t print_expect(const struct server_info *si, const struct expect_lis
 	return weaker;
 }
 
+const char *invoked_as(void)
+{
+	static char *name;
+	const char *argv0 = program_invocation_name;
+
+	if (name)
+		return name;
+	/* from PATH (no slash) the plain name is what the user typed */
+	if (argv0 == NULL || strchr(argv0, '/') == NULL || !text_is_clean(argv0) ||
+	    strchr(argv0, '\'') != NULL)
+		name = xstrdup("mailharden");
+	else if (strspn(argv0, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			       "0123456789/._-+") == strlen(argv0))
+		name = xstrdup(argv0);
+	else
+		name = xasprintf("'%s'", argv0);
+	return name;
+}
+
 static void print_applied(const struct env *env, const struct apply_result *r)
 {
 	print_notes(&r->notes);
@@ -353,9 +374,10 @@ static void print_applied(const struct env *env, const struct apply_result *r)
 	if (env->lab)
 		printf("%s\n", _("lab mode (--root): the server was not reloaded"));
 	if (env->lab)
-		printf(_("undo with: mailharden rollback %s --root %s\n"), r->checkpoint_id, env->root);
+		printf(_("undo with: %s rollback %s --root %s\n"), invoked_as(), r->checkpoint_id,
+		       env->root);
 	else
-		printf(_("undo with: mailharden rollback %s\n"), r->checkpoint_id);
+		printf(_("undo with: %s rollback %s\n"), invoked_as(), r->checkpoint_id);
 }
 
 int cli_apply(struct env *env, const struct cli_opts *o)

@@ -37,6 +37,11 @@ struct cli_opts {
 	struct strlist args; /* positional arguments after the verb */
 };
 
+/* How the user started this program, for commands we print: "mailharden"
+ * from PATH, "./mailharden" from the build tree (quoted for a shell when
+ * needed). */
+const char *invoked_as(void);
+
 int cli_detect(struct env *env, const struct cli_opts *o);
 int cli_plan(struct env *env, const struct cli_opts *o);
 int cli_apply(struct env *env, const struct cli_opts *o);

@@ -42,6 +42,7 @@ int cli_wizard(struct env *env, const struct cli_opts *o)
 		return EXIT_ERROR;
 	}
 	wo.preset = o->answers ? &af : NULL;
+	wo.program = invoked_as();
 	if (!want_line_mode(o))
 		fe = fe_dialog_new();
 	if (fe == NULL)

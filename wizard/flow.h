@@ -26,8 +26,9 @@ enum wizard_outcome {
 	WIZARD_FAILED,    /* an error (e says it); a failed apply rolled back */
 };
 
-/* The engine call, replaceable so the flow can be tested without a server. */
-typedef int (*wizard_apply_fn)(const struct env *env, const struct plan *p,
+/* The engine call (engine_apply_set: every server and the DH file in one
+ * checkpoint), replaceable so the flow can be tested without a server. */
+typedef int (*wizard_apply_fn)(const struct env *env, const struct apply_set *s,
 			       const struct apply_opts *o, struct apply_result *r,
 			       struct error *e);
 
@@ -50,6 +51,8 @@ struct wizard_opts {
 	wizard_rollback_fn rollback;       /* NULL: rollback_run */
 	const char *host_name;             /* the certificate must carry it; NULL:
 					    * /etc/mailname, else gethostname() */
+	const char *program;               /* how the user started mailharden, for
+					    * the undo command; NULL: "mailharden" */
 };
 
 struct wizard_result {
@@ -58,7 +61,7 @@ struct wizard_result {
 	struct strlist roles;       /* per server, "mx,submission" */
 	const struct profile *profile;
 	char *cert, *key, *dh;      /* NULL: keep / none */
-	struct strlist checkpoints; /* one id per applied server */
+	struct strlist checkpoints; /* the run's checkpoint (one id) */
 	int selftest;               /* selftest exit code; -1: not run */
 	bool rolled_back;           /* the user rolled back after the self-test */
 	struct strlist summary;     /* translated lines shown at the end */

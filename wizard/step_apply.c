@@ -16,103 +16,106 @@
 struct gauge_ctx {
 	struct wizard *w;
 	const char *title;
-	int base, span;
 };
 
 static void on_progress(void *ctx, int percent, const char *step)
 {
 	struct gauge_ctx *g = ctx;
 
-	g->w->fe->gauge(g->w->fe, g->title, g->base + percent * g->span / 100, step);
+	g->w->fe->gauge(g->w->fe, g->title, percent, step);
 }
 
-static void summary_applied(struct wizard *w, const struct wserver *s,
-			    const struct apply_result *res)
+/* The command that undoes checkpoint id, spelled as the user started
+ * this program ("./mailharden" from the build tree). */
+static char *undo_command(const struct wizard *w, const char *id)
+{
+	const char *prog = w->o->program ? w->o->program : "mailharden";
+
+	if (w->env->lab)
+		return xasprintf("%s rollback %s --root %s", prog, id, w->env->root);
+	return xasprintf("%s rollback %s", prog, id);
+}
+
+static bool was_created(const struct wizard *w, const char *path, bool dh_existed)
+{
+	for (size_t i = 0; i < w->n_srv; i++)
+		for (size_t j = 0; w->srv[i].selected && j < w->srv[i].plan.n_changes; j++)
+			if (strcmp(w->srv[i].plan.changes[j].path, path) == 0)
+				return !w->srv[i].plan.changes[j].existed;
+	return w->dh && strcmp(path, w->dh) == 0 && !dh_existed;
+}
+
+static void summary_applied(struct wizard *w, const char *servers,
+			    const struct apply_result *res, bool dh_existed)
 {
 	struct strlist *sum = &w->r->summary;
+	char *undo = undo_command(w, res->checkpoint_id);
 
-	sl_add_owned(sum, xasprintf(_("%s: applied."), s->backend->display_name));
+	sl_add_owned(sum, xasprintf(_("Applied: %s."), servers));
 	for (size_t i = 0; i < res->notes.n; i++)
 		sl_add_owned(sum, xasprintf("  %s", res->notes.v[i]));
 	for (size_t i = 0; i < res->written.n; i++)
-		sl_add_owned(sum, xasprintf(_("  changed %s"), res->written.v[i]));
-	sl_add_owned(sum, xasprintf(_("  checkpoint %s"), res->checkpoint_id));
-	if (w->env->lab)
-		sl_add_owned(sum, xasprintf(_("  undo with: mailharden rollback %s --root %s"),
-					    res->checkpoint_id, w->env->root));
-	else
-		sl_add_owned(sum, xasprintf(_("  undo with: mailharden rollback %s"),
-					    res->checkpoint_id));
+		sl_add_owned(sum, xasprintf(was_created(w, res->written.v[i], dh_existed)
+						    ? _("  created %s") : _("  changed %s"),
+					    res->written.v[i]));
+	sl_add_owned(sum, xasprintf(_("  checkpoint %s (every file of this run)"),
+				    res->checkpoint_id));
+	sl_add_owned(sum, xasprintf(_("  undo with: %s"), undo));
 	sl_add(&w->r->checkpoints, res->checkpoint_id);
+	free(undo);
 }
 
-static int apply_one(struct wizard *w, struct wserver *s, struct gauge_ctx *gc)
-{
-	struct apply_opts ao = {0};
-	struct apply_result res = {0};
-	wizard_apply_fn fn = w->o->apply ? w->o->apply : engine_apply;
-	char *roles = roles_format(s->roles);
-	int rc;
-
-	ao.reload = !w->o->no_reload && !w->env->lab;
-	ao.progress = on_progress;
-	ao.progress_ctx = gc;
-	ao.description = xasprintf("%s %s", roles, w->profile->name);
-	rc = fn(w->env, &s->plan, &ao, &res, w->e);
-	if (rc == 0) {
-		summary_applied(w, s, &res);
-	} else {
-		sl_add_owned(&w->r->summary, xasprintf(_("%s: not applied: %s"),
-						       s->backend->display_name, w->e->msg));
-		err_prefix(w->e, "%s", s->backend->display_name);
-	}
-	free((char *)ao.description);
-	free(roles);
-	apply_result_free(&res);
-	return rc;
-}
-
-/* Parameters made in the DH step reach the disk only now, after the
- * review was accepted. */
-static int write_dh(struct wizard *w)
-{
-	char *dir;
-	int rc;
-
-	if (w->dh_pem == NULL || w->profile->dh_bits == 0 || w->dh == NULL)
-		return 0;
-	dir = env_host_path(w->env, "/etc/ssl/mailharden");
-	rc = fs_mkdir_p(dir, 0755);
-	free(dir);
-	if (rc < 0)
-		err_sys(w->e, _("cannot create %s"), "/etc/ssl/mailharden");
-	if (rc < 0 || dh_write(w->env, w->dh, w->dh_pem, w->e) < 0) {
-		sl_add_owned(&w->r->summary, xasprintf(_("not applied: %s"), w->e->msg));
-		return -1;
-	}
-	sl_add_owned(&w->r->summary, xasprintf(_("Wrote DH parameters %s."), w->dh));
-	return 0;
-}
-
+/* One run, one checkpoint: every chosen server's plan and the DH
+ * parameters made in the DH step go into one transaction. */
 static int apply_all(struct wizard *w)
 {
-	size_t todo = 0, done = 0;
-	struct gauge_ctx gc = {w, _("Applying"), 0, 100};
-	int rc = write_dh(w);
+	const struct plan *plans[MAX_SERVERS];
+	struct extra_file dh = {0};
+	struct apply_set set = {.plans = plans};
+	struct apply_opts ao = {.reload = !w->o->no_reload && !w->env->lab};
+	struct apply_result res = {0};
+	struct gauge_ctx gc = {w, _("Applying")};
+	struct strbuf names = STRBUF_INIT, desc = STRBUF_INIT;
+	wizard_apply_fn fn = w->o->apply ? w->o->apply : engine_apply_set;
+	bool dh_existed = false;
+	int rc;
 
-	for (size_t i = 0; i < w->n_srv; i++)
-		todo += w->srv[i].selected && !plan_is_empty(&w->srv[i].plan);
-	for (size_t i = 0; i < w->n_srv && rc == 0; i++) {
+	for (size_t i = 0; i < w->n_srv; i++) {
 		struct wserver *s = &w->srv[i];
+		char *roles;
 
 		if (!s->selected || plan_is_empty(&s->plan))
 			continue;
-		gc.span = 100 / (int)todo;
-		gc.base = (int)done * gc.span;
-		rc = apply_one(w, s, &gc);
-		done++;
+		plans[set.n_plans++] = &s->plan;
+		roles = roles_format(s->roles);
+		sb_addf(&names, "%s%s", names.len ? ", " : "", s->backend->display_name);
+		sb_addf(&desc, "%s%s: %s", desc.len ? "; " : "", s->backend->name, roles);
+		free(roles);
 	}
+	sb_addf(&desc, " %s", w->profile->name);
+	if (w->dh_pem && w->profile->dh_bits && w->dh) {
+		dh = (struct extra_file){w->dh, w->dh_pem, strlen(w->dh_pem), 0644};
+		dh_existed = env_exists(w->env, w->dh);
+		set.files = &dh;
+		set.n_files = 1;
+		if (names.len == 0)
+			sb_adds(&names, _("DH parameters"));
+	}
+	ao.progress = on_progress;
+	ao.progress_ctx = &gc;
+	ao.description = desc.buf;
+	rc = fn(w->env, &set, &ao, &res, w->e);
 	w->fe->gauge(w->fe, gc.title, -1, NULL);
+	if (rc == 0) {
+		summary_applied(w, names.buf, &res, dh_existed);
+	} else {
+		for (size_t i = 0; i < res.notes.n; i++)
+			sl_add_owned(&w->r->summary, xasprintf("  %s", res.notes.v[i]));
+		sl_add_owned(&w->r->summary, xasprintf(_("Not applied: %s"), w->e->msg));
+	}
+	apply_result_free(&res);
+	sb_free(&names);
+	sb_free(&desc);
 	return rc;
 }
 

@@ -196,8 +196,8 @@ start 80 24 -- --root "$TMP/full"
 check "default path through every screen applies (80x24)" default_path "$TMP/full"
 check "the files hold the hardened settings" check_files "$TMP/full"
 screen >"$TMP/full.screen"
-check "the summary after the screen names the rollback command" \
-	grep -qF "undo with: mailharden rollback" "$TMP/full.screen"
+check "the summary after the screen names the one rollback command, spelled as invoked" \
+	grep -qF "undo with: $BIN rollback" "$TMP/full.screen"
 mkdir -p "$TMP/expected"
 cp "$TMP/full/etc/postfix/main.cf" "$TMP/full/etc/postfix/master.cf" \
 	"$TMP/full/etc/dovecot/conf.d/99-mailharden-tls.conf" "$TMP/expected/" 2>/dev/null
@@ -208,8 +208,8 @@ rollback_all() {
 		n=$((n + 1))
 		# shellcheck disable=SC2086
 		"$BIN" ${cmd#*mailharden } >/dev/null 2>&1 || return 1
-	done < <(grep -o 'mailharden rollback .*' "$TMP/full.screen" | sed 's/ *$//' | tac)
-	[ "$n" = 2 ] || { echo "# $n rollback commands on the screen, expected 2"; return 1; }
+	done < <(grep -o 'mailharden rollback .*--root .*' "$TMP/full.screen" | sed 's/ *$//' | tac)
+	[ "$n" = 1 ] || { echo "# $n rollback commands on the screen, expected 1"; return 1; }
 	[ "$(tree_sum "$TMP/full" | grep -v 'var/lib/mailharden')" = \
 	  "$(echo "$before" | grep -v 'var/lib/mailharden')" ]
 }
@@ -249,10 +249,12 @@ dh_path() { # the old profile has DHE: pick the RFC 7919 group
 	[ ! -e "$TMP/dh/etc/ssl/mailharden" ] || { echo "# DH file before Apply"; return 1; }
 	apply_confirmed || return 1
 	wait_for "on the live host run" 60 || return 1   # the summary's last line, not the gauge's "Done"
-	screen | grep -qF "Wrote DH parameters /etc/ssl/mailharden/dh2048.pem" ||
+	screen | grep -qF "created /etc/ssl/mailharden/dh2048.pem" ||
 		{ echo "# the summary does not name the DH file"; return 1; }
 	keys Enter
 	[ "$(wait_exit)" = 0 ] || { echo "# exit status $(cat "$TMP/exit" 2>/dev/null)"; return 1; }
+	# the summary printed again after the screen: one line per command
+	screen >"$TMP/dh.screen"
 }
 dh_files() {
 	local f=$TMP/dh/etc/ssl/mailharden/dh2048.pem
@@ -264,9 +266,21 @@ dh_files() {
 			"$TMP/dh/etc/postfix/main.cf"
 }
 fresh dh
+dh_before=$(tree_sum "$TMP/dh" | grep -v 'var/lib/mailharden')
 start 80 24 -- --root "$TMP/dh"
 check "certificate warning, old profile and the RFC 7919 group apply" dh_path
 check "the DH file is 0644 and Dovecot and Postfix point at it" dh_files
+# one run, one undo: the DH file and its directory are in the checkpoint
+dh_undo() {
+	local cmd
+	cmd=$(grep -o 'mailharden rollback .*' "$TMP/dh.screen" | sed 's/ *$//')
+	[ "$(echo "$cmd" | grep -c .)" = 1 ] || { echo "# not one rollback command"; return 1; }
+	case $cmd in *" --root $TMP/dh") ;; *) echo "# $cmd"; return 1 ;; esac
+	# shellcheck disable=SC2086
+	"$BIN" ${cmd#*mailharden } >/dev/null 2>&1 || return 1
+	[ "$(tree_sum "$TMP/dh" | grep -v 'var/lib/mailharden')" = "$dh_before" ]
+}
+check "one rollback restores both servers and removes the DH file (byte for byte)" dh_undo
 
 # ---- 2. Esc / Cancel at each step ------------------------------------------------
 # keys that reach step k with the defaults

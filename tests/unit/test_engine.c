@@ -66,10 +66,15 @@ static int fake_validate(const struct env *env, const struct server_info *si,
 	return rc;
 }
 
+static struct strbuf reloads; /* config dirs reloaded, in order */
+static const char *reload_fails_for; /* config dir whose reload fails */
+
 static int fake_reload(const struct env *env, const struct server_info *si, struct error *e)
 {
 	(void)env;
-	(void)si;
+	sb_addf(&reloads, "%s ", si->config_dir);
+	if (reload_fails_for && strcmp(si->config_dir, reload_fails_for) == 0)
+		return err_set(e, "reload of %s failed", si->config_dir);
 	return reload_fails ? err_set(e, "reload failed") : 0;
 }
 
@@ -99,6 +104,8 @@ static int setup(void **state)
 	f->plan.server = &f->si;
 	rename_fail_at = rename_count = validate_calls = 0;
 	reload_fails = false;
+	reload_fails_for = NULL;
+	sb_free(&reloads);
 	*state = f;
 	return 0;
 }
@@ -205,6 +212,124 @@ static void test_reload_failure_rolls_back(void **state)
 	apply_result_free(&r);
 }
 
+/* ---- one run, one checkpoint: two servers and a DH file ---------------------- */
+
+struct two {
+	struct server_info si2;
+	struct plan plan2;
+	const struct plan *plans[2];
+	struct extra_file dh;
+	struct apply_set set;
+};
+
+static void two_setup(struct fixture *f, struct two *w, const char *new2)
+{
+	memset(w, 0, sizeof(*w));
+	tu_write(f->dir, "etc/test2/a.conf", "x = old\n");
+	w->si2.backend = &fake;
+	w->si2.found = w->si2.usable = true;
+	w->si2.config_dir = xstrdup("/etc/test2");
+	w->plan2.server = &w->si2;
+	plan_add_change(&w->plan2, "/etc/test2/a.conf", true, "x = old\n", 8, new2, strlen(new2),
+			0644);
+	add(f, "/etc/test/a.conf", "a = old\n", "a = new\n");
+	w->plans[0] = &f->plan;
+	w->plans[1] = &w->plan2;
+	w->dh = (struct extra_file){"/etc/ssl/mh/dh2048.pem", "PEM\n", 4, 0644};
+	w->set = (struct apply_set){w->plans, 2, &w->dh, 1};
+}
+
+static void two_free(struct two *w)
+{
+	plan_free(&w->plan2);
+	server_info_free(&w->si2);
+}
+
+static void assert_untouched(struct fixture *f)
+{
+	assert_file(f, "etc/test/a.conf", "a = old\n");
+	assert_file(f, "etc/test2/a.conf", "x = old\n");
+	assert_null(tu_read(f->dir, "etc/ssl/mh/dh2048.pem"));
+	/* the directories made for the DH file are gone too */
+	{
+		char *ssl = xasprintf("%s/etc/ssl", f->dir);
+
+		assert_int_equal(access(ssl, F_OK), -1);
+		free(ssl);
+	}
+}
+
+static void test_set_one_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct apply_opts o = {.reload = true, .description = "fake: all"};
+	struct apply_result r = {0};
+	struct checkpoint_info *list;
+	size_t n;
+	struct error e;
+	struct two w;
+
+	two_setup(f, &w, "x = new\n");
+	f->env.lab = false;
+	assert_int_equal(engine_apply_set(&f->env, &w.set, &o, &r, &e), 0);
+	assert_int_equal(validate_calls, 2);
+	assert_string_equal(reloads.buf, "/etc/test /etc/test2 ");
+	assert_file(f, "etc/test/a.conf", "a = new\n");
+	assert_file(f, "etc/test2/a.conf", "x = new\n");
+	assert_file(f, "etc/ssl/mh/dh2048.pem", "PEM\n");
+	assert_int_equal(r.written.n, 3);
+	assert_int_equal(checkpoint_list(&f->env, &list, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, r.checkpoint_id);
+	checkpoint_list_free(list, n);
+	/* one rollback takes back both servers, the file and its directories */
+	assert_int_equal(checkpoint_rollback(&f->env, r.checkpoint_id, false, NULL, &e), 0);
+	assert_untouched(f);
+	apply_result_free(&r);
+	two_free(&w);
+}
+
+/* The second server's checker refuses: the DH file written first for the
+ * checkers is taken back, nothing else was written. */
+static void test_set_validation_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct apply_opts o = {.reload = true};
+	struct apply_result r = {0};
+	struct error e;
+	struct two w;
+
+	two_setup(f, &w, "x = BAD\n");
+	assert_int_equal(engine_apply_set(&f->env, &w.set, &o, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "BAD value"));
+	assert_non_null(strstr(e.msg, "rolled back"));
+	assert_untouched(f);
+	apply_result_free(&r);
+	two_free(&w);
+}
+
+/* The second reload fails: every file comes back and the first server,
+ * already reloaded, is reloaded again onto its old files. */
+static void test_set_reload_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct apply_opts o = {.reload = true};
+	struct apply_result r = {0};
+	struct error e;
+	struct two w;
+
+	two_setup(f, &w, "x = new\n");
+	f->env.lab = false;
+	reload_fails_for = "/etc/test2";
+	assert_int_equal(engine_apply_set(&f->env, &w.set, &o, &r, &e), -1);
+	assert_true(r.rolled_back);
+	/* the failing one is told again too: it may have half-loaded */
+	assert_string_equal(reloads.buf, "/etc/test /etc/test2 /etc/test /etc/test2 ");
+	assert_untouched(f);
+	apply_result_free(&r);
+	two_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +337,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_validation_failure_writes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_failure_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_one_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_validation_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_reload_failure, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

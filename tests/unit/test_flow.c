@@ -195,25 +195,46 @@ static char *snapshot(const char *root)
 static int apply_calls;
 static struct strbuf applied; /* server name + every new file text */
 
-static int record_apply(const struct env *env, const struct plan *p,
+/* The DH file of the last apply, as the engine would write it. */
+static char *last_extra_path, *last_extra_data;
+static mode_t last_extra_mode;
+
+static int record_apply(const struct env *env, const struct apply_set *set,
 			const struct apply_opts *o, struct apply_result *r, struct error *e)
 {
 	(void)env;
 	(void)e;
 	apply_calls++;
-	assert_false(plan_is_empty(p));
-	sb_addf(&applied, "[%s]\n", p->server->backend->name);
-	for (size_t i = 0; i < p->n_changes; i++)
-		sb_addf(&applied, "%s\n%s", p->changes[i].path, p->changes[i].new_text);
+	for (size_t k = 0; k < set->n_plans; k++) {
+		const struct plan *p = set->plans[k];
+
+		assert_false(plan_is_empty(p));
+		sb_addf(&applied, "[%s]\n", p->server->backend->name);
+		for (size_t i = 0; i < p->n_changes; i++)
+			sb_addf(&applied, "%s\n%s", p->changes[i].path, p->changes[i].new_text);
+		sl_add(&r->written, p->changes[0].path);
+	}
+	free(last_extra_data);
+	free(last_extra_path);
+	last_extra_data = last_extra_path = NULL;
+	if (set->n_files) {
+		assert_int_equal(set->n_files, 1);
+		last_extra_path = xstrdup(set->files[0].path);
+		last_extra_mode = set->files[0].mode;
+		last_extra_data = xstrndup(set->files[0].data, set->files[0].len);
+		sl_add(&r->written, set->files[0].path);
+	}
 	o->progress(o->progress_ctx, 50, "halfway");
 	r->checkpoint_id = xasprintf("cp-%d", apply_calls);
-	sl_add(&r->written, p->changes[0].path);
 	return 0;
 }
 
 static void recorder_reset(void)
 {
 	apply_calls = 0;
+	free(last_extra_data);
+	free(last_extra_path);
+	last_extra_data = last_extra_path = NULL;
 	sb_free(&applied);
 }
 
@@ -443,11 +464,14 @@ static void test_default_path(void **state)
 	assert_string_equal(r.cert, "/etc/ssl/mail.pem");
 	assert_string_equal(r.key, "/etc/ssl/mail.key");
 	assert_null(r.dh);
-	assert_int_equal(apply_calls, 2);
-	assert_int_equal(r.checkpoints.n, 2);
+	/* one run, one transaction, one checkpoint */
+	assert_int_equal(apply_calls, 1);
+	assert_int_equal(r.checkpoints.n, 1);
+	assert_non_null(strstr(applied.buf, "[postfix]"));
+	assert_non_null(strstr(applied.buf, "[dovecot]"));
 	assert_non_null(strstr(applied.buf, "smtpd_tls_mandatory_protocols = >=TLSv1.2"));
 	assert_non_null(strstr(applied.buf, "ssl_min_protocol = TLSv1.2"));
-	assert_true(s.gauge_calls >= 2 && s.gauge_closed);
+	assert_true(s.gauge_calls >= 1 && s.gauge_closed);
 	/* the summary names the checkpoint and the exact rollback command */
 	{
 		char *want = xasprintf("  undo with: mailharden rollback cp-1 --root %s", l->root);
@@ -666,7 +690,7 @@ static void test_noninteractive_complete(void **state)
 	assert_int_equal(r.outcome, WIZARD_APPLIED);
 	assert_string_equal(r.profile->name, "old");
 	assert_string_equal(r.dh, "/etc/ssl/dh.pem");
-	assert_int_equal(apply_calls, 2);
+	assert_int_equal(apply_calls, 1);
 	/* a preseeded certificate's warnings are printed, not asked */
 	assert_true(summary_has(&r, "has warnings"));
 	assert_true(summary_has(&r, "self-signed"));
@@ -992,10 +1016,7 @@ static void test_dh_named_group(void **state)
 	struct action a[16];
 	struct wizard_result r;
 	struct script s = {0};
-	char *path, *pem;
-	size_t len;
 	struct dh_check c;
-	mode_t mode = 0;
 
 	recorder_reset();
 	run_script(l, a, with_head(a, quit, ARRAY_LEN(quit)), NULL, &r, &s);
@@ -1009,22 +1030,18 @@ static void test_dh_named_group(void **state)
 	if (r.outcome != WIZARD_APPLIED)
 		fail_msg("%s", l->e.msg);
 	assert_string_equal(r.dh, target);
-	assert_true(lab_exists(l, target, &mode));
-	assert_int_equal(mode, 0644);
-	path = xasprintf("%s%s", l->root, target);
-	assert_int_equal(fs_read(path, &pem, &len, NULL), 0);
-	assert_int_equal(dh_check_pem(pem, len, &c, &l->e), 0);
+	/* the DH file goes to the engine with the plans: one checkpoint */
+	assert_int_equal(apply_calls, 1);
+	assert_string_equal(last_extra_path, target);
+	assert_int_equal(last_extra_mode, 0644);
+	assert_false(lab_exists(l, target, NULL));
+	assert_int_equal(dh_check_pem(last_extra_data, strlen(last_extra_data), &c, &l->e), 0);
 	assert_true(dh_check_ok(&c));
 	assert_string_equal(c.group, "ffdhe2048");
 	/* both plans point the servers at it */
 	assert_non_null(strstr(applied.buf, "smtpd_tls_dh1024_param_file = /etc/ssl/mailharden/dh2048.pem"));
 	assert_non_null(strstr(applied.buf, "ssl_dh = </etc/ssl/mailharden/dh2048.pem"));
-	assert_true(summary_has(&r, "Wrote DH parameters"));
-	unlink(path);
-	*strrchr(path, '/') = '\0';
-	assert_int_equal(rmdir(path), 0);
-	free(path);
-	free(pem);
+	assert_true(summary_has(&r, "created /etc/ssl/mailharden/dh2048.pem"));
 	wizard_result_free(&r);
 	script_free(&s);
 }
@@ -1106,7 +1123,7 @@ static void test_selftest_rollback(void **state)
 	assert_int_equal(r.selftest, 2);
 	assert_non_null(strstr(s.seen.buf, "view:Self-test"));
 	assert_true(r.rolled_back);
-	assert_string_equal(rolled.buf, "cp-2 cp-1 ");
+	assert_string_equal(rolled.buf, "cp-1 ");
 	assert_true(summary_has(&r, "Rolled back checkpoint cp-1"));
 	sb_free(&rolled);
 	wizard_result_free(&r);
