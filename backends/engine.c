@@ -258,6 +258,11 @@ static int validate_all(const struct env *env, const struct apply_set *s,
 /* Moves the items of src to the end of dst. */
 static void expect_move(struct expect_list *dst, struct expect_list *src)
 {
+	if (src->n == 0) {
+		free(src->items);
+		src->items = NULL;
+		return;
+	}
 	dst->items = xrealloc(dst->items, (dst->n + src->n) * sizeof(*dst->items));
 	memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
 	dst->n += src->n;
