@@ -5,6 +5,8 @@
 #   make check      every test under ASan+UBSan; last line "N passed, N failed"
 #   make bench      timings (detect, plan, ...)
 #   make deps       apt-get install the build and test dependencies
+#   make install    PREFIX=/usr/local DESTDIR= : binary, man page, translations,
+#                   bash completion, systemd units; make uninstall removes them
 
 CC      ?= cc
 PKGS     = libssl libcrypto jansson ncursesw
@@ -12,9 +14,21 @@ CSTD     = -std=c17 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -I. -DLOCALEDIR='"$(LOCALEDIR)"'
+VERSION  = 0.1.0
+ALL_CFLAGS = $(CSTD) $(WARN) $(CPPFLAGS) $(CFLAGS) -I. -DMH_VERSION='"$(VERSION)"' \
+             -DLOCALEDIR='"$(LOCALEDIR)"'
 LDLIBS   = -lssl -lcrypto -ljansson -ldialog -lncursesw -lm -lpthread
+# The uninstalled ./mailharden finds its catalogues in the build tree; the
+# installed one (build/inst/mailharden) in PREFIX/share/locale.
 LOCALEDIR ?= $(CURDIR)/build/locale
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+INST_LOCALEDIR = $(PREFIX)/share/locale
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -36,12 +50,33 @@ SAN_DIR  = build/san
 SAN_OBJ  = $(patsubst %.c,$(SAN_DIR)/%.o,$(LIB_SRC)) $(SAN_DIR)/templates_embedded.o
 UNIT_BIN = $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run check bench deps clean lab unit integration pot po mo fuzz
+.PHONY: all run check bench deps clean lab unit integration pot po mo fuzz install uninstall \
+        installable
 
 all: mailharden mo
 
 mailharden: $(OBJ_DIR)/wizard/main.o $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The installed binary differs only in main.o: where it looks for catalogues.
+# PREFIX is recorded so that a changed PREFIX rebuilds it.
+INST_DIR = build/inst
+$(INST_DIR)/prefix: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INST_LOCALEDIR) $(BINDIR)' | cmp -s - $@ || echo '$(INST_LOCALEDIR) $(BINDIR)' > $@
+
+$(INST_DIR)/main.o: wizard/main.c $(HEADERS) $(INST_DIR)/prefix
+	$(CC) $(ALL_CFLAGS) -ULOCALEDIR -DLOCALEDIR='"$(INST_LOCALEDIR)"' -c -o $@ $<
+
+$(INST_DIR)/mailharden: $(INST_DIR)/main.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(INST_DIR)/mailharden-check.service: contrib/systemd/mailharden-check.service.in $(INST_DIR)/prefix
+	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+installable: $(INST_DIR)/mailharden $(INST_DIR)/mailharden-check.service mo
+
+FORCE:
 
 $(OBJ_DIR)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -136,6 +171,30 @@ mo: $(MO)
 build/locale/%/LC_MESSAGES/mailharden.mo: i18n/%.po
 	@mkdir -p $(dir $@)
 	msgfmt -c -o $@ $<
+
+# --- install ---------------------------------------------------------------
+INST_MO = $(patsubst i18n/%.po,%,$(PO))
+
+install: installable
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(INST_DIR)/mailharden $(DESTDIR)$(BINDIR)/mailharden
+	install -m 0644 doc/mailharden.8 $(DESTDIR)$(MANDIR)/man8/mailharden.8
+	install -m 0644 contrib/bash-completion/mailharden $(DESTDIR)$(BASHCOMPDIR)/mailharden
+	install -m 0644 $(INST_DIR)/mailharden-check.service \
+	  contrib/systemd/mailharden-check.timer $(DESTDIR)$(SYSTEMDUNITDIR)/
+	for l in $(INST_MO); do \
+	  install -d $(DESTDIR)$(INST_LOCALEDIR)/$$l/LC_MESSAGES && \
+	  install -m 0644 build/locale/$$l/LC_MESSAGES/mailharden.mo \
+	    $(DESTDIR)$(INST_LOCALEDIR)/$$l/LC_MESSAGES/mailharden.mo || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mailharden $(DESTDIR)$(MANDIR)/man8/mailharden.8 \
+	  $(DESTDIR)$(BASHCOMPDIR)/mailharden \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/mailharden-check.service \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/mailharden-check.timer
+	for l in $(INST_MO); do rm -f $(DESTDIR)$(INST_LOCALEDIR)/$$l/LC_MESSAGES/mailharden.mo; done
 
 clean:
 	rm -rf build mailharden

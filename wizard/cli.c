@@ -14,6 +14,7 @@
 
 #include "../backends/backend.h"
 #include "../core/txn.h"
+#include "cli_json.h"
 
 static void print_error(const struct error *e)
 {
@@ -241,9 +242,10 @@ int cli_plan(struct env *env, const struct cli_opts *o)
 	struct job j;
 	struct error e = {{0}};
 	int rc = EXIT_OK;
+	bool pending = txn_pending(env) > 0;
 
 	/* plan writes nothing, not even a recovery: say what apply will do */
-	if (txn_pending(env) > 0)
+	if (pending)
 		msg_warn("%s", _("an unfinished checkpoint was found (an earlier run was "
 				 "interrupted); the next apply or rollback restores its files first, "
 				 "so this plan may differ from what apply will do"));
@@ -251,8 +253,16 @@ int cli_plan(struct env *env, const struct cli_opts *o)
 	if (job_plan(env, o, &j, &e) < 0) {
 		print_error(&e);
 		rc = EXIT_ERROR;
-	} else {
+	} else if (!o->json) {
 		print_plan(&j);
+	}
+	if (o->json) {
+		struct cli_json_run run = {.verb = "plan", .env = env, .opts = o,
+					   .plan = rc == EXIT_OK ? &j.plan : NULL,
+					   .pending_recovery = pending,
+					   .error = rc == EXIT_OK ? NULL : e.msg};
+
+		cli_json_print(&run);
 	}
 	job_free(&j);
 	return rc;
@@ -380,6 +390,48 @@ static void print_applied(const struct env *env, const struct apply_result *r)
 		printf(_("undo with: %s rollback %s\n"), invoked_as(), r->checkpoint_id);
 }
 
+/* Nothing to write is no proof: the live files must still hold. */
+static int verify_unchanged(const struct env *env, const struct cli_opts *o, struct job *j,
+			    struct error *e)
+{
+	size_t weaker;
+
+	if (engine_verify(env, &j->si, &j->plan.expect, e) < 0) {
+		print_error(e);
+		return EXIT_ERROR;
+	}
+	if (!o->json)
+		return print_expect(&j->si, &j->plan.expect) > 0 ? EXIT_ERROR : EXIT_OK;
+	print_unmet(&j->plan.expect, false);
+	weaker = expect_count(&j->plan.expect, EXPECT_WEAKER);
+	if (weaker == 0)
+		return EXIT_OK;
+	err_set(e, _("%s: %zu of %zu settings do NOT take effect as planned"),
+		j->si.backend->display_name, weaker, j->plan.expect.n);
+	print_error(e);
+	return EXIT_ERROR;
+}
+
+/* apply's outcome: text for people, or the JSON document. */
+static int apply_finish(const struct env *env, const struct cli_opts *o, struct job *j,
+			const struct strlist *recovered, const struct apply_result *r,
+			const struct error *e, int rc)
+{
+	if (o->json) {
+		struct cli_json_run run = {.verb = "apply", .env = env, .opts = o,
+					   .plan = j && j->backend ? &j->plan : NULL, .result = r,
+					   .recovered = recovered,
+					   .reloaded = r && r->checkpoint_id && !o->no_reload && !env->lab,
+					   .expect = r ? &r->expect : j && j->backend ? &j->plan.expect : NULL,
+					   .error = rc == EXIT_OK ? NULL : e->msg};
+
+		cli_json_print(&run);
+	}
+	if (j)
+		job_free(j);
+	return rc;
+}
+
 int cli_apply(struct env *env, const struct cli_opts *o)
 {
 	struct job j;
@@ -393,34 +445,34 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	/* recover first, so the plan is made from the files as they were */
 	rc = engine_recover(env, &recovered, &e);
 	print_notes(&recovered);
-	sl_free(&recovered);
 	if (rc < 0) {
 		print_error(&e);
-		return EXIT_ERROR;
+		rc = apply_finish(env, o, NULL, &recovered, NULL, &e, EXIT_ERROR);
+		sl_free(&recovered);
+		return rc;
 	}
 	rc = EXIT_OK;
 	if (job_plan(env, o, &j, &e) < 0) {
 		print_error(&e);
-		job_free(&j);
-		return EXIT_ERROR;
+		rc = EXIT_ERROR;
+	} else if (!o->json) {
+		print_plan(&j);
 	}
-	print_plan(&j);
-	if (plan_is_empty(&j.plan)) {
-		/* nothing to write is no proof: the live files must still hold */
-		if (engine_verify(env, &j.si, &j.plan.expect, &e) < 0) {
-			print_error(&e);
-			rc = EXIT_ERROR;
-		} else if (print_expect(&j.si, &j.plan.expect) > 0) {
-			rc = EXIT_ERROR;
-		}
-		job_free(&j);
+	if (rc == EXIT_OK && plan_is_empty(&j.plan))
+		rc = verify_unchanged(env, o, &j, &e);
+	if (rc != EXIT_OK || plan_is_empty(&j.plan)) {
+		rc = apply_finish(env, o, &j, &recovered, NULL, &e, rc);
+		sl_free(&recovered);
 		return rc;
 	}
-	if (!o->yes && !confirm()) {
-		msg_error("%s", isatty(STDIN_FILENO) ? _("not applied: nothing was changed")
-			  : _("not applied: pass --yes to apply without a terminal"));
-		job_free(&j);
-		return EXIT_ERROR;
+	if (!o->yes && (o->json || !confirm())) {
+		err_set(&e, "%s", o->json ? _("apply --json needs --yes (no question is asked)")
+			: isatty(STDIN_FILENO) ? _("not applied: nothing was changed")
+			: _("not applied: pass --yes to apply without a terminal"));
+		print_error(&e);
+		rc = apply_finish(env, o, &j, &recovered, NULL, &e, EXIT_ERROR);
+		sl_free(&recovered);
+		return rc;
 	}
 	desc = xasprintf("%s %s", o->roles, j.answers.profile->name);
 	ao.reload = !o->no_reload;
@@ -431,13 +483,14 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 		print_unmet(&r.expect, true);
 		print_error(&e);
 		rc = EXIT_ERROR;
-	} else {
+	} else if (!o->json) {
 		print_applied(env, &r);
 		print_expect(&j.si, &r.expect);
 	}
 	free(desc);
+	rc = apply_finish(env, o, &j, &recovered, &r, &e, rc);
 	apply_result_free(&r);
-	job_free(&j);
+	sl_free(&recovered);
 	return rc;
 }
 

@@ -31,6 +31,7 @@ struct cli_opts {
 	struct strlist server_versions;
 	/* selftest */
 	const char *host, *port, *proto, *tls, *servername, *cafile, *timeout, *jobs, *source;
+	const char *format; /* selftest --format text|json|nagios|prometheus */
 	/* dhparam, cert */
 	const char *bits, *out, *name, *out_cert, *out_key;
 	bool fresh, rsa;

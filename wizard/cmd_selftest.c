@@ -13,6 +13,7 @@
 #include "../core/common.h"
 #include "../selftest/selftest.h"
 #include "cli.h"
+#include "selftest_out.h"
 
 #define EXIT_UNTESTABLE 3
 
@@ -168,23 +169,24 @@ int cli_selftest(struct env *env, const struct cli_opts *o)
 	struct port_spec *specs = NULL;
 	struct port_result *res;
 	struct error e = {{0}};
+	enum selftest_format fmt;
 	size_t n;
 	int rc;
 
-	if (setup_opts(o, &so, &e) < 0) {
-		msg_error("%s", e.msg);
+	if (selftest_format_parse(o, &fmt, &e) < 0 || setup_opts(o, &so, &e) < 0) {
+		selftest_emit_error(fmt, e.msg);
 		return EXIT_UNTESTABLE; /* a monitoring "unknown", never "critical" */
 	}
 	if (o->port) {
 		n = explicit_ports(o, &specs, &e);
 		if (n == 0) {
-			msg_error("%s", e.msg);
+			selftest_emit_error(fmt, e.msg);
 			return EXIT_UNTESTABLE; /* a monitoring "unknown", never "critical" */
 		}
 	} else {
 		n = detected_ports(env, &specs);
 		if (n == 0) {
-			msg_error(_("no mail port found in the detected configurations; say --port"));
+			selftest_emit_error(fmt, _("no mail port found in the detected configurations; say --port"));
 			free(specs);
 			return EXIT_UNTESTABLE;
 		}
@@ -193,20 +195,10 @@ int cli_selftest(struct env *env, const struct cli_opts *o)
 	for (size_t i = 0; i < n; i++)
 		res[i].spec = specs[i];
 	selftest_run(&so, res, n);
-	if (o->json) {
-		char *j = selftest_report_json(&so, res, n);
-
-		fputs(j, stdout);
-		free(j);
-	} else {
-		const char *nc = getenv("NO_COLOR");
-
-		selftest_report_text(stdout, &so, res, n, isatty(STDOUT_FILENO) && !(nc && *nc));
-	}
+	rc = selftest_emit(env, o, fmt, &so, res, n);
 	for (size_t i = 0; i < n; i++)
 		if (res[i].status != PORT_TESTED)
 			msg_error(_("port %d could not be tested: %s"), res[i].spec.port, res[i].error);
-	rc = selftest_exit_code(res, n);
 	for (size_t i = 0; i < n; i++)
 		port_result_free(&res[i]);
 	free(res);

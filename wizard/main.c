@@ -16,7 +16,9 @@
 #ifndef LOCALEDIR
 #define LOCALEDIR "/usr/share/locale"
 #endif
-#define MH_VERSION "0.1.0"
+#ifndef MH_VERSION
+#define MH_VERSION "unknown"
+#endif
 
 /* All locale setup in one place; MAILHARDEN_LOCALEDIR lets tests and an
  * uninstalled build find their .mo files. */
@@ -63,13 +65,15 @@ static void usage(FILE *f)
 		"  --yes                   apply without asking\n"
 		"  --no-reload             write, but do not reload the server\n"
 		"  --force                 roll back even files changed since the checkpoint\n"
-		"  --json                  machine-readable output (detect, history, selftest)\n"
+		"  --json                  machine-readable output (detect, plan, apply, history,\n"
+		"                          selftest)\n"
 		"  --text                  wizard: numbered prompts instead of full screen\n"
 		"  --answers FILE          wizard: take answers from FILE (key = value)\n"
 		"  --non-interactive       wizard: a missing answer is an error\n"
 		"  selftest: --host H --port P[/ROLE],... --proto smtp|imap|pop3\n"
 		"            --tls starttls|implicit --servername N --cafile F\n"
 		"            --timeout S --jobs N --source ADDR\n"
+		"            --format text|json|nagios|prometheus  --out FILE (written atomically)\n"
 		"  --help, --version\n"), f);
 }
 
@@ -79,7 +83,7 @@ enum {
 	OPT_TEXT, OPT_ANSWERS, OPT_NON_INTERACTIVE, OPT_VERSION,
 	OPT_SELFTEST_HOST, OPT_SELFTEST_PORT, OPT_SELFTEST_PROTO, OPT_SELFTEST_TLS,
 	OPT_SELFTEST_SERVERNAME, OPT_SELFTEST_CAFILE, OPT_SELFTEST_TIMEOUT, OPT_SELFTEST_JOBS,
-	OPT_SELFTEST_SOURCE,
+	OPT_SELFTEST_SOURCE, OPT_FORMAT,
 	OPT_BITS, OPT_FRESH, OPT_OUT, OPT_NAME, OPT_RSA, OPT_OUT_CERT, OPT_OUT_KEY,
 };
 
@@ -110,6 +114,7 @@ static const struct option long_opts[] = {
 	{"timeout", required_argument, NULL, OPT_SELFTEST_TIMEOUT},
 	{"jobs", required_argument, NULL, OPT_SELFTEST_JOBS},
 	{"source", required_argument, NULL, OPT_SELFTEST_SOURCE},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{"bits", required_argument, NULL, OPT_BITS},
 	{"fresh", no_argument, NULL, OPT_FRESH},
 	{"out", required_argument, NULL, OPT_OUT},
@@ -151,6 +156,7 @@ static int parse_opt(int c, struct cli_opts *o)
 	case OPT_SELFTEST_TIMEOUT: o->timeout = optarg; break;
 	case OPT_SELFTEST_JOBS: o->jobs = optarg; break;
 	case OPT_SELFTEST_SOURCE: o->source = optarg; break;
+	case OPT_FORMAT: o->format = optarg; break;
 	case OPT_BITS: o->bits = optarg; break;
 	case OPT_FRESH: o->fresh = true; break;
 	case OPT_OUT: o->out = optarg; break;

@@ -11,6 +11,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/servers.sh"
+. "$HERE/monitoring_checks.sh"
 
 set_ports "${MH_PORT_BASE_SELFTEST:-24000}"
 mh_init bookworm
@@ -159,6 +160,7 @@ same_as_sslscan "hardened 587: suites equal sslscan's" hard-submission $P_SUB --
 same_as_sslscan "hardened 993: suites equal sslscan's" hard-imaps $P_IMAPS
 same_as_sslscan "hardened 25: suites equal sslscan's" hard-mx $P_SMTP --starttls-smtp
 same_as_sslscan "hardened 110: suites equal sslscan's" hard-pop3 $P_POP3 --starttls-pop3
+monitoring_hardened "$P_SUB" "$P_IMAPS" "$CA"
 
 # ------------------------------------------------------------------ weak configs
 pf_stop
@@ -217,6 +219,7 @@ no_finding_above weak-mx medium "weak 25: nothing above medium"
 same_as_sslscan "weak 587: suites equal sslscan's" weak-submission $P_SUB --starttls-smtp
 same_as_sslscan "weak 993: suites equal sslscan's" weak-imaps $P_IMAPS
 same_as_sslscan "weak 143: suites equal sslscan's" weak-imap $P_IMAP --starttls-imap
+monitoring_weak "$P_SUB" "$P_SMTP" "$CA"
 
 if [ "$MH_FAILS" != 0 ]; then
 	note "postfix log:"; pf_log 15 | diag
