@@ -38,7 +38,7 @@ copy_sources() {
 check "copy the sources" copy_sources
 t0=$SECONDS
 check "make install PREFIX=/usr/local DESTDIR=$STAGE" \
-	make -C "$SRC" -j2 install PREFIX=/usr/local DESTDIR="$STAGE" CFLAGS=-O1
+	make -C "$SRC" -j2 install PREFIX=/usr/local DESTDIR="$STAGE" CFLAGS=-O0
 note "make install took $((SECONDS - t0)) s"
 
 want_files="usr/local/bin/mailharden usr/local/share/man/man8/mailharden.8
