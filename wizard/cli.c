@@ -415,14 +415,14 @@ static int verify_unchanged(const struct env *env, const struct cli_opts *o, str
 /* apply's outcome: text for people, or the JSON document. */
 static int apply_finish(const struct env *env, const struct cli_opts *o, struct job *j,
 			const struct strlist *recovered, const struct apply_result *r,
-			const struct error *e, int rc)
+			const struct expect_list *asked, const struct error *e, int rc)
 {
 	if (o->json) {
 		struct cli_json_run run = {.verb = "apply", .env = env, .opts = o,
 					   .plan = j && j->backend ? &j->plan : NULL, .result = r,
 					   .recovered = recovered,
 					   .reloaded = r && r->checkpoint_id && !o->no_reload && !env->lab,
-					   .expect = r ? &r->expect : j && j->backend ? &j->plan.expect : NULL,
+					   .expect = r ? &r->expect : asked,
 					   .error = rc == EXIT_OK ? NULL : e->msg};
 
 		cli_json_print(&run);
@@ -439,6 +439,7 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	struct apply_result r = {0};
 	struct apply_opts ao = {0};
 	struct strlist recovered = STRLIST_INIT;
+	const struct expect_list *asked = NULL; /* verified without writing */
 	char *desc;
 	int rc = EXIT_OK;
 
@@ -447,7 +448,7 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	print_notes(&recovered);
 	if (rc < 0) {
 		print_error(&e);
-		rc = apply_finish(env, o, NULL, &recovered, NULL, &e, EXIT_ERROR);
+		rc = apply_finish(env, o, NULL, &recovered, NULL, NULL, &e, EXIT_ERROR);
 		sl_free(&recovered);
 		return rc;
 	}
@@ -458,10 +459,12 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 	} else if (!o->json) {
 		print_plan(&j);
 	}
-	if (rc == EXIT_OK && plan_is_empty(&j.plan))
+	if (rc == EXIT_OK && plan_is_empty(&j.plan)) {
 		rc = verify_unchanged(env, o, &j, &e);
+		asked = &j.plan.expect;
+	}
 	if (rc != EXIT_OK || plan_is_empty(&j.plan)) {
-		rc = apply_finish(env, o, &j, &recovered, NULL, &e, rc);
+		rc = apply_finish(env, o, &j, &recovered, NULL, asked, &e, rc);
 		sl_free(&recovered);
 		return rc;
 	}
@@ -470,7 +473,7 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 			: isatty(STDIN_FILENO) ? _("not applied: nothing was changed")
 			: _("not applied: pass --yes to apply without a terminal"));
 		print_error(&e);
-		rc = apply_finish(env, o, &j, &recovered, NULL, &e, EXIT_ERROR);
+		rc = apply_finish(env, o, &j, &recovered, NULL, NULL, &e, EXIT_ERROR);
 		sl_free(&recovered);
 		return rc;
 	}
@@ -488,7 +491,7 @@ int cli_apply(struct env *env, const struct cli_opts *o)
 		print_expect(&j.si, &r.expect);
 	}
 	free(desc);
-	rc = apply_finish(env, o, &j, &recovered, &r, &e, rc);
+	rc = apply_finish(env, o, &j, &recovered, &r, NULL, &e, rc);
 	apply_result_free(&r);
 	sl_free(&recovered);
 	return rc;
