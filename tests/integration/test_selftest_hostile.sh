@@ -19,6 +19,14 @@ cleanup() {
 }
 trap cleanup EXIT
 BASE=${MH_PORT_BASE_HOSTILE:-26100}
+# parallel runs (make check in several work trees of one machine) must not share ports:
+# a lock per base, and the next base when the ports are taken
+for _ in 1 2 3 4 5 6 7 8; do
+	exec {HLOCK}>"${TMPDIR:-/tmp}/mh-hostile-ports-$BASE.lock"
+	flock -n "$HLOCK" && ports_free $(seq $((BASE + 1)) $((BASE + 10))) >/dev/null && break
+	exec {HLOCK}>&-
+	BASE=$((BASE + 40))
+done
 TIMEOUT=2
 
 # hostile MODE N: start the server on BASE+N and wait until it listens
