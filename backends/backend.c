@@ -41,6 +41,10 @@ void server_info_free(struct server_info *si)
 	free(si->openssl_version);
 	free(si->config_dir);
 	free(si->config_file);
+	free(si->cert_file);
+	free(si->key_file);
+	free(si->sasl_socket);
+	free(si->sasl_socket_owner);
 	memset(si, 0, sizeof(*si));
 }
 

@@ -41,6 +41,17 @@ enum layout {
 };
 const char *layout_name(enum layout l);
 
+/* How mail clients authenticate on submission (587/465).  The MTA hands
+ * AUTH to one of these; without one, submission cannot log anybody in. */
+enum sasl_kind {
+	SASL_UNSET,    /* not asked: no submission role, or keep what is there */
+	SASL_DOVECOT,  /* Dovecot's auth socket (Postfix smtpd_sasl_type = dovecot, Exim's dovecot driver) */
+	SASL_CYRUS,    /* Cyrus SASL / saslauthd */
+	SASL_NONE,     /* none: submission is configured but cannot authenticate */
+};
+const char *sasl_kind_name(enum sasl_kind k);         /* "dovecot" */
+int sasl_kind_parse(const char *s, enum sasl_kind *k); /* -1 on an unknown word */
+
 struct backend;
 
 struct server_info {
@@ -58,20 +69,19 @@ struct server_info {
 	char *config_file;     /* server path of the main file */
 	unsigned roles_served; /* roles the current config already serves */
 	unsigned roles_tls;    /* of those, the ones already requiring TLS */
+	/* The certificate and key the current config uses (server paths;
+	 * NULL: none set, or unknown), so "keep" can name and inspect them. */
+	char *cert_file;
+	char *key_file;
+	/* An MTA: what its AUTH uses now (SASL_UNSET: not set up), and where
+	 * Dovecot's auth socket must be for it and who owns it (NULL: this
+	 * server takes no AUTH from Dovecot's socket). */
+	enum sasl_kind sasl_now;
+	char *sasl_socket;
+	char *sasl_socket_owner;
 };
 
 void server_info_free(struct server_info *si);
-
-/* How mail clients authenticate on submission (587/465).  The MTA hands
- * AUTH to one of these; without one, submission cannot log anybody in. */
-enum sasl_kind {
-	SASL_UNSET,    /* not asked: no submission role, or keep what is there */
-	SASL_DOVECOT,  /* Dovecot's auth socket (Postfix smtpd_sasl_type = dovecot, Exim's dovecot driver) */
-	SASL_CYRUS,    /* Cyrus SASL / saslauthd */
-	SASL_NONE,     /* none: submission is configured but cannot authenticate */
-};
-const char *sasl_kind_name(enum sasl_kind k);         /* "dovecot" */
-int sasl_kind_parse(const char *s, enum sasl_kind *k); /* -1 on an unknown word */
 
 struct answers {
 	unsigned roles;                 /* enum role bits */
@@ -80,6 +90,11 @@ struct answers {
 	const char *key_file;
 	const char *dh_file;            /* NULL = none / named groups */
 	enum sasl_kind sasl;            /* for submission roles */
+	/* Dovecot: also serve an MTA's AUTH on this unix socket (server path,
+	 * from that MTA's server_info.sasl_socket), owned by
+	 * auth_socket_owner (user and group); NULL: no such listener. */
+	const char *auth_socket;
+	const char *auth_socket_owner;
 };
 
 /*

@@ -750,7 +750,7 @@ struct plan_ctx {
 
 static int check_answers(const struct answers *a, struct error *e)
 {
-	const char *paths[] = {a->cert_file, a->key_file, a->dh_file};
+	const char *paths[] = {a->cert_file, a->key_file, a->dh_file, a->auth_socket};
 
 	if (a->profile == NULL)
 		return err_set(e, _("no TLS profile chosen"));
@@ -769,6 +769,11 @@ static int check_answers(const struct answers *a, struct error *e)
 		if (paths[i][0] != '/')
 			return err_set(e, _("%s: give an absolute path"), paths[i]);
 	}
+	if ((a->auth_socket && strpbrk(a->auth_socket, " \t{}\"")) ||
+	    (a->auth_socket_owner && (strspn(a->auth_socket_owner, "abcdefghijklmnopqrstuvwxyz"
+						"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+				      strlen(a->auth_socket_owner) || !*a->auth_socket_owner)))
+		return err_set(e, "%s", _("the MTA's auth socket or its owner is not a plain name"));
 	return 0;
 }
 
@@ -1174,6 +1179,28 @@ static void plan_expect(struct plan_ctx *x, const struct conf *ours)
 	}
 }
 
+/* The auth listener an earlier run put into our drop-in ("unix_listener
+ * PATH {" with "user = OWNER" in "service auth"): a run that does not
+ * answer SASL keeps it, so hardening Dovecot alone never cuts the MTA off. */
+static void kept_auth_socket(const char *old, struct tvars *v)
+{
+	const char *svc = old ? strstr(old, "\nservice auth {") : NULL;
+	const char *l = svc ? strstr(svc, "unix_listener /") : NULL;
+	const char *u = l ? strstr(l, "user = ") : NULL;
+	char *path, *owner;
+
+	if (u == NULL)
+		return;
+	path = xstrndup(l + 14, strcspn(l + 14, " \n{"));
+	owner = xstrndup(u + 7, strcspn(u + 7, " \n}"));
+	if (text_is_clean(path) && *owner) {
+		tvars_set(v, "auth_socket", path);
+		tvars_set(v, "auth_owner", owner);
+	}
+	free(path);
+	free(owner);
+}
+
 static int plan_render(struct plan_ctx *x, struct error *e)
 {
 	char *name = template_name(x->gen), *text = NULL, *old = NULL;
@@ -1182,12 +1209,21 @@ static int plan_render(struct plan_ctx *x, struct error *e)
 	struct conf ours;
 	int rc;
 
+	if (read_current(x->env, x->dropin, &existed, &old, &old_len, e) < 0) {
+		free(name);
+		return -1;
+	}
+	if (x->a->auth_socket) {
+		tvars_set(x->v, "auth_socket", x->a->auth_socket);
+		tvars_set(x->v, "auth_owner", x->a->auth_socket_owner ? x->a->auth_socket_owner
+								     : "postfix");
+	} else if (x->a->sasl == SASL_UNSET) {
+		kept_auth_socket(existed ? old : NULL, x->v);
+	}
 	rc = template_render(x->env->templates_dir, name, x->v, &text, e);
 	free(name);
-	if (rc < 0)
-		return -1;
-	if (read_current(x->env, x->dropin, &existed, &old, &old_len, e) < 0) {
-		free(text);
+	if (rc < 0) {
+		free(old);
 		return -1;
 	}
 	add_if_changed(x->p, x->dropin, existed, old, old_len, text, 0644);

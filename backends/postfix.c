@@ -196,6 +196,60 @@ static void detect_roles(struct server_info *si, const struct cf_file *main_cf,
 	}
 }
 
+/* $name expanded once ("$queue_directory/private" and the like are rare
+ * in these two settings: a value with a $ is left as written). */
+static const char *main_value(const struct cf_file *main_cf, const char *name, const char *def)
+{
+	const char *v = maincf_get(main_cf, name);
+
+	return v && *v ? v : def;
+}
+
+/* The certificate in use now: chain files (key first, then certs), else
+ * the cert/key pair. */
+static void detect_cert(struct server_info *si, const struct cf_file *main_cf)
+{
+	const char *chain = maincf_get(main_cf, "smtpd_tls_chain_files");
+
+	if (chain && *chain) {
+		char *copy = xstrdup(chain), *save = NULL;
+		char *key = strtok_r(copy, ", \t", &save), *cert = strtok_r(NULL, ", \t", &save);
+
+		if (key && cert && key[0] == '/' && cert[0] == '/') {
+			si->key_file = xstrdup(key);
+			si->cert_file = xstrdup(cert);
+		}
+		free(copy);
+		return;
+	}
+	chain = maincf_get(main_cf, "smtpd_tls_cert_file");
+	if (chain && chain[0] == '/') {
+		const char *key = main_value(main_cf, "smtpd_tls_key_file", chain);
+
+		si->cert_file = xstrdup(chain);
+		si->key_file = xstrdup(key);
+	}
+}
+
+/* Postfix takes AUTH from Dovecot through a socket in its queue
+ * directory; the socket belongs to Postfix's mail_owner. */
+static void detect_sasl(struct server_info *si, const struct cf_file *main_cf)
+{
+	const char *type = maincf_get(main_cf, "smtpd_sasl_type");
+	const char *queue = main_value(main_cf, "queue_directory", "/var/spool/postfix");
+	const char *owner = main_value(main_cf, "mail_owner", "postfix");
+
+	if (type && strcmp(type, "dovecot") == 0)
+		si->sasl_now = SASL_DOVECOT;
+	else if (type && strcmp(type, "cyrus") == 0)
+		si->sasl_now = SASL_CYRUS;
+	else if (type == NULL && maincf_get(main_cf, "smtpd_sasl_path"))
+		si->sasl_now = SASL_CYRUS; /* cyrus is Postfix's default type */
+	if (queue[0] == '/' && !strchr(queue, '$') && text_is_clean(queue) && !strchr(owner, '$'))
+		si->sasl_socket = path_join(queue, "private/auth");
+	si->sasl_socket_owner = xstrdup(owner);
+}
+
 static void set_why(struct server_info *si, char *why)
 {
 	free(si->why);
@@ -252,6 +306,8 @@ static int postfix_detect(const struct env *env, struct server_info *si)
 				      si->version, POSTFIX_MIN_VERSION));
 	}
 	detect_roles(si, main_cf, master_cf);
+	detect_cert(si, main_cf);
+	detect_sasl(si, main_cf);
 	cf_free(main_cf);
 	cf_free(master_cf);
 	return 0;
@@ -376,6 +432,10 @@ static void set_mandatory_vars(const struct plan_ctx *x, struct tvars *v)
 		tvars_set(v, "ffdhe_groups", "ffdhe2048 ffdhe3072");
 	if (!ge(x, "3.8") && x->a->dh_file)
 		tvars_set(v, "dh_file", x->a->dh_file);
+	if (x->a->sasl == SASL_DOVECOT)
+		tvars_setb(v, "sasl_dovecot", true);
+	else if (x->a->sasl == SASL_CYRUS)
+		tvars_setb(v, "sasl_cyrus", true);
 }
 
 /* Renders a template of "name = value" lines (master.cf.tmpl's
@@ -626,6 +686,45 @@ static int plan_submission(struct plan_ctx *x, enum role role, struct error *e)
 	return rc;
 }
 
+/* What the admin must know about AUTH on submission, by the SASL answer. */
+static void add_sasl_note(struct plan_ctx *x)
+{
+	struct strlist *n = &x->p->notes;
+
+	switch (x->a->sasl) {
+	case SASL_DOVECOT:
+		sl_add_owned(n, xasprintf(_("Mail clients log in on submission through Dovecot's auth "
+					    "socket %s (smtpd_sasl_type = dovecot, smtpd_sasl_path = "
+					    "private/auth); Dovecot must serve that socket: mailharden "
+					    "writes it into Dovecot's drop-in when Dovecot is hardened "
+					    "in the same run."),
+					  x->si->sasl_socket ? x->si->sasl_socket
+							     : "/var/spool/postfix/private/auth"));
+		break;
+	case SASL_CYRUS:
+		sl_add_owned(n, xstrdup(_("Mail clients log in on submission through Cyrus SASL "
+					  "(smtpd_sasl_type = cyrus, sasl/smtpd.conf: saslauthd). "
+					  "saslauthd must run, and on Debian, where smtpd runs chrooted, "
+					  "its socket must be in /var/spool/postfix/var/run/saslauthd "
+					  "(OPTIONS=\"-m /var/spool/postfix/var/run/saslauthd\" in "
+					  "/etc/default/saslauthd) and postfix must be in the sasl group.")));
+		break;
+	case SASL_NONE:
+		sl_add_owned(n, xstrdup(_("No SASL chosen: submission (587/465) is configured but "
+					  "CANNOT AUTHENTICATE anyone, so no mail client can send through "
+					  "it. Choose Dovecot or Cyrus SASL to let clients log in.")));
+		break;
+	case SASL_UNSET:
+		if (maincf_get(x->main_cf, "smtpd_sasl_type") == NULL &&
+		    maincf_get(x->main_cf, "smtpd_sasl_path") == NULL)
+			sl_add_owned(n, xstrdup(_("AUTH on submission needs SASL: set smtpd_sasl_type "
+						  "and smtpd_sasl_path in main.cf (e.g. dovecot and "
+						  "private/auth for Dovecot's auth socket), or no client "
+						  "can log in.")));
+		break;
+	}
+}
+
 static void add_notes(struct plan_ctx *x)
 {
 	const struct answers *a = x->a;
@@ -638,13 +737,8 @@ static void add_notes(struct plan_ctx *x)
 			     xasprintf(_("Served but not chosen, left unchanged: %s."), r));
 		free(r);
 	}
-	if ((a->roles & (ROLE_SUBMISSION | ROLE_SUBMISSIONS)) &&
-	    maincf_get(x->main_cf, "smtpd_sasl_type") == NULL &&
-	    maincf_get(x->main_cf, "smtpd_sasl_path") == NULL)
-		sl_add_owned(&x->p->notes,
-			     xstrdup(_("AUTH on submission needs SASL: set smtpd_sasl_type and "
-				       "smtpd_sasl_path in main.cf (e.g. dovecot and private/auth "
-				       "for Dovecot's auth socket), or no client can log in.")));
+	if (a->roles & (ROLE_SUBMISSION | ROLE_SUBMISSIONS))
+		add_sasl_note(x);
 	if (a->dh_file && ge(x, "3.8") && (a->roles & (ROLE_SUBMISSION | ROLE_SUBMISSIONS)))
 		sl_add_owned(&x->p->notes,
 			     xasprintf(_("Postfix %s uses the RFC 7919 groups (tls_ffdhe_auto_groups); "
@@ -863,6 +957,31 @@ static int plan_expect(struct plan_ctx *x, struct error *e)
 	return 0;
 }
 
+/* Cyrus SASL for smtpd reads sasl/smtpd.conf below the config directory:
+ * created for saslauthd when there is none; an admin's file is kept. */
+static void plan_cyrus_conf(struct plan_ctx *x)
+{
+	static const char conf[] =
+		"# Written by mailharden: Postfix smtpd checks passwords with saslauthd\n"
+		"# (smtpd_sasl_type = cyrus, smtpd_sasl_path = smtpd).\n"
+		"pwcheck_method: saslauthd\n"
+		"mech_list: PLAIN LOGIN\n";
+	char *dir = path_join(x->si->config_dir, "sasl");
+	char *path = path_join(dir, "smtpd.conf");
+
+	if (env_exists(x->env, path))
+		sl_add_owned(&x->p->notes, xasprintf(_("Kept %s as it is: check that it names the "
+						       "password check you use."), path));
+	else if (!env_exists(x->env, dir))
+		sl_add_owned(&x->p->notes, xasprintf(_("Create %s with \"pwcheck_method: saslauthd\" "
+						       "and \"mech_list: PLAIN LOGIN\": %s does not "
+						       "exist."), path, dir));
+	else
+		plan_add_change(x->p, path, false, "", 0, conf, sizeof(conf) - 1, 0644);
+	free(path);
+	free(dir);
+}
+
 static int plan_files(struct plan_ctx *x, struct error *e)
 {
 	char *main_path = path_join(x->si->config_dir, "main.cf");
@@ -883,6 +1002,8 @@ static int plan_files(struct plan_ctx *x, struct error *e)
 	if ((x->a->roles & ROLE_SUBMISSIONS) && plan_submission(x, ROLE_SUBMISSIONS, e) < 0)
 		goto out;
 	add_notes(x);
+	if (x->a->sasl == SASL_CYRUS && (x->a->roles & (ROLE_SUBMISSION | ROLE_SUBMISSIONS)))
+		plan_cyrus_conf(x);
 	if (plan_expect(x, e) < 0)
 		goto out;
 	add_change(x, x->main_cf, "main.cf", x->main_old, x->main_old_len);

@@ -11,7 +11,8 @@
 #include "../backends/backend.h"
 #include "flow.h"
 
-static const char *const plain_keys[] = {"servers", "profile", "cert", "key", "dh", "apply"};
+static const char *const plain_keys[] = {"servers", "sasl",  "profile", "cert",
+					 "key",     "dh",    "accept",  "apply"};
 
 /* "servers", ..., or "<backend>.roles" for a known backend. */
 static bool key_known(const char *key)
@@ -196,6 +197,9 @@ int cli_answers(struct env *env, const struct cli_opts *o)
 	printf("%s\n", _("# mailharden answers file: mailharden --answers FILE [--non-interactive]"));
 	print_servers(si, n);
 	print_roles(si, n);
+	printf("\n%s\nsasl = dovecot\n",
+	       _("# How mail clients log in on submission (587/465): dovecot (its auth\n"
+		 "# socket), cyrus (saslauthd) or none (then nobody can log in)."));
 	printf("\n%s\nprofile = intermediate\n",
 	       _("# Which clients must still connect: modern, intermediate or old."));
 	print_cert(env);

@@ -155,12 +155,15 @@ struct job {
 	struct server_info si;
 	struct answers answers;
 	struct plan plan;
+	char *sasl_socket, *sasl_owner; /* answers.auth_socket* */
 };
 
 static void job_free(struct job *j)
 {
 	plan_free(&j->plan);
 	server_info_free(&j->si);
+	free(j->sasl_socket);
+	free(j->sasl_owner);
 }
 
 static int job_answers(const struct cli_opts *o, struct job *j, struct error *e)
@@ -196,6 +199,63 @@ static int check_roles(const struct job *j, struct error *e)
 	return -1;
 }
 
+/* The MTA whose AUTH Dovecot serves: Postfix's socket, if Postfix is here. */
+static void sasl_socket_of_mta(const struct env *env, struct job *j)
+{
+	const struct backend *const *bl = backend_list();
+
+	for (size_t i = 0; bl[i] && j->answers.auth_socket == NULL; i++) {
+		struct server_info si;
+
+		if (bl[i] == j->backend)
+			continue;
+		detect_one(env, bl[i], &si);
+		/* by default only for an MTA that uses, or will default to, Dovecot */
+		if (si.found && si.sasl_socket &&
+		    (j->answers.sasl == SASL_DOVECOT || si.sasl_now == SASL_UNSET ||
+		     si.sasl_now == SASL_DOVECOT)) {
+			j->sasl_socket = xstrdup(si.sasl_socket);
+			j->sasl_owner = xstrdup(si.sasl_socket_owner ? si.sasl_socket_owner : "postfix");
+			j->answers.auth_socket = j->sasl_socket;
+			j->answers.auth_socket_owner = j->sasl_owner;
+		}
+		server_info_free(&si);
+	}
+}
+
+/* --sasl, or the default for submission: what AUTH uses now, else Dovecot
+ * when it is on the host; without either the admin must say. */
+static int job_sasl(const struct env *env, const struct cli_opts *o, struct job *j,
+		    struct error *e)
+{
+	struct answers *a = &j->answers;
+	struct server_info dc = {0};
+	const struct backend *dovecot = backend_by_name("dovecot");
+
+	if (o->sasl && sasl_kind_parse(o->sasl, &a->sasl) < 0)
+		return err_set(e, _("unknown --sasl '%s': dovecot, cyrus or none"),
+			       text_is_clean(o->sasl) ? o->sasl : "?");
+	/* Dovecot itself serves the socket the MTA here reads: asked with
+	 * --sasl dovecot, and by default, as the MTA defaults to Dovecot */
+	if (strcmp(j->backend->name, sasl_kind_name(SASL_DOVECOT)) == 0) {
+		if (a->sasl == SASL_DOVECOT || o->sasl == NULL)
+			sasl_socket_of_mta(env, j);
+		return 0;
+	}
+	if (o->sasl || !(a->roles & (ROLE_SUBMISSION | ROLE_SUBMISSIONS)) ||
+	    j->si.sasl_now != SASL_UNSET)
+		return 0;
+	if (dovecot && dovecot != j->backend)
+		detect_one(env, dovecot, &dc);
+	if (dc.found)
+		a->sasl = SASL_DOVECOT;
+	server_info_free(&dc);
+	if (a->sasl == SASL_UNSET)
+		return err_set(e, _("submission needs a way to check passwords and none is set up: "
+				    "give --sasl dovecot, cyrus or none"));
+	return 0;
+}
+
 /* detect -> answers -> plan, with every check that needs no writing. */
 static int job_plan(const struct env *env, const struct cli_opts *o, struct job *j,
 		    struct error *e)
@@ -213,6 +273,8 @@ static int job_plan(const struct env *env, const struct cli_opts *o, struct job 
 	if (!j->si.found || !j->si.usable)
 		return err_set(e, "%s: %s", j->backend->name,
 			       j->si.why ? j->si.why : _("not usable"));
+	if (job_sasl(env, o, j, e) < 0)
+		return -1;
 	if (answers_check(env, &j->answers, e) < 0)
 		return -1;
 	j->plan.server = &j->si;

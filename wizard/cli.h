@@ -20,6 +20,7 @@ struct cli_opts {
 	const char *cert;
 	const char *key;
 	const char *dh;
+	const char *sasl;
 	const char *templates;
 	bool json;
 	bool yes;

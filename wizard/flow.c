@@ -90,6 +90,8 @@ static bool step_shown(const struct wizard *w, enum step st)
 		return !w->o->non_interactive;
 	case ST_DH:
 		return w->profile == NULL || w->profile->dh_bits > 0;
+	case ST_SASL:
+		return wizard_needs_sasl(w);
 	case ST_APPLY:
 	case ST_COUNT:
 		return false;
@@ -129,8 +131,8 @@ typedef enum go (*step_fn)(struct wizard *w);
 
 static const step_fn steps[ST_COUNT] = {
 	[ST_WELCOME] = step_welcome, [ST_SERVERS] = step_servers, [ST_ROLES] = step_roles,
-	[ST_PROFILE] = step_profile, [ST_CERT] = step_cert,       [ST_DH] = step_dh,
-	[ST_REVIEW] = step_review,   [ST_APPLY] = step_apply,
+	[ST_SASL] = step_sasl,       [ST_PROFILE] = step_profile, [ST_CERT] = step_cert,
+	[ST_DH] = step_dh,           [ST_REVIEW] = step_review,   [ST_APPLY] = step_apply,
 };
 
 static void result_fill(const struct wizard *w, struct wizard_result *r)

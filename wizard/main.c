@@ -60,6 +60,8 @@ static void usage(FILE *f)
 		"                          (guide-a, guide-b: the 2015 guide's cipher strings)\n"
 		"  --cert FILE --key FILE  certificate chain and key, as the server sees them\n"
 		"  --dh FILE               DH parameters (only profiles with DHE suites)\n"
+		"  --sasl dovecot|cyrus|none  how mail clients log in on submission (587/465);\n"
+		"                          Dovecot also serves the MTA's auth socket\n"
 		"  --server-version N=V    e.g. postfix=3.7 when no binary can tell\n"
 		"  --templates DIR         read templates from DIR instead of the built-in ones\n"
 		"  --yes                   apply without asking\n"
@@ -78,7 +80,7 @@ static void usage(FILE *f)
 }
 
 enum {
-	OPT_ROOT = 256, OPT_SERVER, OPT_ROLE, OPT_PROFILE, OPT_CERT, OPT_KEY, OPT_DH,
+	OPT_ROOT = 256, OPT_SERVER, OPT_ROLE, OPT_PROFILE, OPT_CERT, OPT_KEY, OPT_DH, OPT_SASL,
 	OPT_TEMPLATES, OPT_JSON, OPT_YES, OPT_NO_RELOAD, OPT_FORCE, OPT_SERVER_VERSION,
 	OPT_TEXT, OPT_ANSWERS, OPT_NON_INTERACTIVE, OPT_VERSION,
 	OPT_SELFTEST_HOST, OPT_SELFTEST_PORT, OPT_SELFTEST_PROTO, OPT_SELFTEST_TLS,
@@ -96,6 +98,7 @@ static const struct option long_opts[] = {
 	{"cert", required_argument, NULL, OPT_CERT},
 	{"key", required_argument, NULL, OPT_KEY},
 	{"dh", required_argument, NULL, OPT_DH},
+	{"sasl", required_argument, NULL, OPT_SASL},
 	{"templates", required_argument, NULL, OPT_TEMPLATES},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"yes", no_argument, NULL, OPT_YES},
@@ -138,6 +141,7 @@ static int parse_opt(int c, struct cli_opts *o)
 	case OPT_CERT: o->cert = optarg; break;
 	case OPT_KEY: o->key = optarg; break;
 	case OPT_DH: o->dh = optarg; break;
+	case OPT_SASL: o->sasl = optarg; break;
 	case OPT_TEMPLATES: o->templates = optarg; break;
 	case OPT_JSON: o->json = true; break;
 	case OPT_YES: o->yes = true; break;

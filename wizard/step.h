@@ -16,8 +16,8 @@
 
 #define MAX_SERVERS 8
 
-enum step { ST_WELCOME, ST_SERVERS, ST_ROLES, ST_PROFILE, ST_CERT, ST_DH, ST_REVIEW, ST_APPLY,
-	    ST_COUNT };
+enum step { ST_WELCOME, ST_SERVERS, ST_ROLES, ST_SASL, ST_PROFILE, ST_CERT, ST_DH, ST_REVIEW,
+	    ST_APPLY, ST_COUNT };
 
 enum go { GO_NEXT, GO_BACK, GO_STAY, GO_QUIT, GO_FAIL, GO_DONE };
 
@@ -48,6 +48,7 @@ struct wizard {
 	int forced;              /* the step chosen from the review, or -1 */
 	size_t roles_from;       /* server the roles step shows first */
 	const struct profile *profile;
+	enum sasl_kind sasl;     /* SASL_UNSET: keep what the MTA has */
 	char *cert, *key, *dh;   /* NULL cert: keep; NULL dh: none */
 	char *typed_cert, *typed_key; /* last paths typed, offered again */
 	char *dh_pem;            /* parameters made here, written only at apply */
@@ -61,6 +62,7 @@ struct wizard {
 enum go step_welcome(struct wizard *w);
 enum go step_servers(struct wizard *w);
 enum go step_roles(struct wizard *w);
+enum go step_sasl(struct wizard *w);
 enum go step_profile(struct wizard *w);
 enum go step_cert(struct wizard *w);
 enum go step_dh(struct wizard *w);
@@ -89,6 +91,9 @@ const char *flow_title(struct wizard *w, enum step st, const char *name);
 /* Asks for a path; GO_NEXT with *out set, or what the user did instead. */
 enum go flow_ask_path(struct wizard *w, const char *title, const char *text,
 		      const char *help, const char *init, char **out);
+
+/* step_sasl.c: a chosen MTA serves submission, so SASL is asked. */
+bool wizard_needs_sasl(const struct wizard *w);
 
 /* step_review.c: drops the plans made for the review. */
 void review_plans_free(struct wizard *w);

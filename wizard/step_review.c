@@ -16,14 +16,60 @@ void review_plans_free(struct wizard *w)
 	w->planned = false;
 }
 
+/* The chosen MTA that reads Dovecot's auth socket, if any. */
+static const struct wserver *dovecot_sasl_mta(const struct wizard *w)
+{
+	if (w->sasl != SASL_DOVECOT)
+		return NULL;
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		if (s->selected && s->si.sasl_socket &&
+		    (s->roles & (ROLE_SUBMISSION | ROLE_SUBMISSIONS)))
+			return s;
+	}
+	return NULL;
+}
+
+static bool is_sasl_provider(const struct wserver *s)
+{
+	return strcmp(s->backend->name, sasl_kind_name(SASL_DOVECOT)) == 0;
+}
+
 static void answers_of(const struct wizard *w, const struct wserver *s, struct answers *a)
 {
+	const struct wserver *mta = dovecot_sasl_mta(w);
+
 	memset(a, 0, sizeof(*a));
 	a->roles = s->roles;
 	a->profile = w->profile;
 	a->cert_file = w->cert;
 	a->key_file = w->key;
 	a->dh_file = w->profile->dh_bits ? w->dh : NULL;
+	a->sasl = wizard_needs_sasl(w) ? w->sasl : SASL_UNSET;
+	if (is_sasl_provider(s) && mta) {
+		a->auth_socket = mta->si.sasl_socket;
+		a->auth_socket_owner = mta->si.sasl_socket_owner;
+	}
+}
+
+/* Dovecot SASL chosen but Dovecot not hardened in this run: its drop-in
+ * gets no listener, and the admin must know. */
+static void sasl_provider_note(struct wizard *w)
+{
+	const struct wserver *mta = dovecot_sasl_mta(w);
+
+	for (size_t i = 0; mta && i < w->n_srv; i++)
+		if (w->srv[i].selected && is_sasl_provider(&w->srv[i]))
+			return;
+	if (mta)
+		sl_add_owned(&((struct wserver *)mta)->plan.notes,
+			     xasprintf(_("Dovecot is not hardened in this run, so its auth listener "
+					 "for %s is not written: choose Dovecot too, or add \"service "
+					 "auth { unix_listener %s { mode = 0660, user = %s, group = %s "
+					 "} }\" to Dovecot's configuration yourself."),
+				       mta->backend->display_name, mta->si.sasl_socket,
+				       mta->si.sasl_socket_owner, mta->si.sasl_socket_owner));
 }
 
 /* Parameters made here exist only in memory until apply: check the rest. */
@@ -51,6 +97,7 @@ static int make_plans(struct wizard *w)
 		    s->backend->plan(w->env, &s->si, &a, &s->plan, w->e) < 0)
 			return err_prefix(w->e, "%s", s->backend->display_name);
 	}
+	sasl_provider_note(w);
 	w->planned = true;
 	return 0;
 }
@@ -177,6 +224,9 @@ static char *choices_text(const struct wizard *w)
 		sb_addf(&sb, "\n%s: %s", w->srv[i].backend->display_name, roles);
 		free(roles);
 	}
+	if (wizard_needs_sasl(w))
+		sb_addf(&sb, "\n%s %s", _("Mail client login:"),
+			w->sasl == SASL_UNSET ? _("as configured now") : sasl_kind_name(w->sasl));
 	sb_addf(&sb, "\n%s %s", _("Profile:"), w->profile->name);
 	sb_addf(&sb, "\n%s %s", _("Certificate:"), w->cert ? w->cert : _("keep the current one"));
 	if (w->profile->dh_bits && w->dh)
@@ -205,19 +255,22 @@ static void show_text(struct wizard *w, const char *title, char *text)
 /* Back from the review: which step to revisit. */
 static enum go review_back(struct wizard *w)
 {
-	static const enum step steps[] = {ST_SERVERS, ST_ROLES, ST_PROFILE, ST_CERT, ST_DH};
-	static const char *const tags[] = {"1", "2", "3", "4", "5"};
-	const char *labels[] = {_("Mail servers"), _("Services and ports"), _("Compatibility"),
-				_("Certificate"), _("DH parameters")};
+	static const enum step steps[] = {ST_SERVERS, ST_ROLES, ST_SASL, ST_PROFILE, ST_CERT,
+					  ST_DH};
+	static const char *const tags[] = {"1", "2", "3", "4", "5", "6"};
+	const char *labels[] = {_("Mail servers"), _("Services and ports"), _("Mail client login"),
+				_("Compatibility"), _("Certificate"), _("DH parameters")};
 	struct fe_item items[ARRAY_LEN(steps)];
-	struct fe_screen s = {.title = _("Go back"), .text = _("Which step do you want to change?"),
-			      .default_item = 2};
+	struct fe_screen s = {.title = _("Go back"), .text = _("Which step do you want to change?")};
 	size_t n = 0, choice = 0;
 	enum step map[ARRAY_LEN(steps)];
 
 	for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
-		if (steps[i] == ST_DH && w->profile->dh_bits == 0)
+		if ((steps[i] == ST_DH && w->profile->dh_bits == 0) ||
+		    (steps[i] == ST_SASL && !wizard_needs_sasl(w)))
 			continue;
+		if (steps[i] == ST_PROFILE)
+			s.default_item = n;
 		items[n] = (struct fe_item){.tag = tags[n], .label = labels[i]};
 		map[n++] = steps[i];
 	}
@@ -388,6 +441,19 @@ static void notes_screen(struct wizard *w)
 	free(text);
 }
 
+/* Without screens the notes go into the summary, which is printed. */
+static void summary_notes(struct wizard *w)
+{
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		for (size_t j = 0; s->selected && j < s->plan.notes.n; j++)
+			sl_add_owned(&w->r->summary, xasprintf(_("note: %s: %s"),
+							       s->backend->display_name,
+							       s->plan.notes.v[j]));
+	}
+}
+
 enum go step_review(struct wizard *w)
 {
 	const char *apply = flow_preset(w, "apply");
@@ -399,8 +465,10 @@ enum go step_review(struct wizard *w)
 		return review_plan_failed(w);
 	if (all_empty(w))
 		return review_nothing(w);
-	if (w->o->non_interactive)
+	if (w->o->non_interactive) {
+		summary_notes(w);
 		return review_batch(w, apply);
+	}
 	if (apply && strcmp(apply, "yes") == 0 && !w->answered[ST_REVIEW]) {
 		w->answered[ST_REVIEW] = true;
 		return GO_NEXT;

@@ -19,9 +19,11 @@ make_cert /etc/ssl/mh-test
 snapshot /etc >"$WORK/etc.before"
 
 # ------------------------------------------------------------------ apply
-PF_ARGS=(--root "$ROOT" --server postfix --role mx,submission,submissions --profile intermediate
+# submission's AUTH goes to Dovecot's auth socket (--sasl dovecot): Postfix gets
+# smtpd_sasl_type/path, Dovecot's drop-in the unix_listener in Postfix's queue dir
+PF_ARGS=(--root "$ROOT" --server postfix --role mx,submission,submissions --profile intermediate --sasl dovecot
 	--cert "$CERT" --key "$KEY")
-DC_ARGS=(--root "$ROOT" --server dovecot --role imap,imaps,pop3,pop3s --profile intermediate
+DC_ARGS=(--root "$ROOT" --server dovecot --role imap,imaps,pop3,pop3s --profile intermediate --sasl dovecot
 	--cert "$CERT" --key "$KEY")
 
 mh_expect "plan postfix exits 0" 0 plan "${PF_ARGS[@]}"
@@ -69,10 +71,19 @@ expect_match "587: STARTTLS offered before TLS" '^S: 250[- ]STARTTLS' "$t"
 expect_no_match "587: no AUTH before STARTTLS" '^S: 250[- ]AUTH' "$t"
 expect_match "587: MAIL FROM before STARTTLS refused with 530" '^S: 530 ' "$(reply_to "$t" "MAIL FROM")"
 
+# the real user of Dovecot's passdb, checked through the socket mailharden configured
 t=$(chat --tls starttls smtp $H $P_SUB "EHLO probe.example" \
-	"AUTH PLAIN $(sasl_plain "$TEST_USER@$TEST_REALM" "$TEST_PASS")" QUIT)
+	"AUTH PLAIN $(sasl_plain "$TEST_USER" "$TEST_PASS")" QUIT)
 expect_match "587: AUTH offered after STARTTLS" '^S: 250[- ]AUTH.*PLAIN' "$t"
-expect_match "587: AUTH PLAIN succeeds after STARTTLS" '^S: 235 ' "$(reply_to "$t" "AUTH PLAIN")"
+expect_match "587: AUTH PLAIN with Dovecot's user succeeds after STARTTLS (Dovecot SASL)" \
+	'^S: 235 ' "$(reply_to "$t" "AUTH PLAIN")"
+t=$(chat --tls starttls smtp $H $P_SUB "EHLO probe.example" \
+	"AUTH PLAIN $(sasl_plain "$TEST_USER" "wrong-$TEST_PASS")" QUIT)
+expect_match "587: a wrong password is refused (535)" '^S: 535 ' "$(reply_to "$t" "AUTH PLAIN")"
+check "postconf: smtpd_sasl_type = dovecot, smtpd_sasl_path = private/auth" \
+	test "$(in_root postconf -h smtpd_sasl_type smtpd_sasl_path | tr '\n' ' ')" = "dovecot private/auth "
+check "Dovecot made its auth socket in Postfix's queue directory, owned by postfix" \
+	test "$(in_root stat -c '%U:%G %a %F' /var/spool/postfix/private/auth 2>/dev/null)" = "postfix:postfix 660 socket"
 
 t=$(chat --tls implicit smtp $H $P_SUBS "EHLO probe.example" QUIT)
 expect_match "465: implicit TLS greeting" '^S: 220 ' "$t"

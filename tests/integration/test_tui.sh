@@ -135,6 +135,16 @@ apply_confirmed() {
 	keys Left Enter
 }
 
+# Submission chosen: how clients log in, Dovecot (on this host) first
+sasl_dovecot_first() {
+	wait_for "How do mail clients log in" || return 1
+	screen | grep -A1 -F "Found on this host: dovecot" >/dev/null ||
+		{ echo "# Dovecot not named as found"; return 1; }
+	screen | grep -oE ' (dovecot|cyrus|none) +[A-Za-z]' | head -1 | grep -q dovecot ||
+		{ echo "# dovecot is not the first choice"; return 1; }
+	keys Enter
+}
+
 # ---- 1. the default path, every screen -----------------------------------------
 default_path() { # default_path ROOT [RESIZE]
 	local root=$1 resize=${2:-}
@@ -151,10 +161,11 @@ default_path() { # default_path ROOT [RESIZE]
 		T resize-window -t w -x 60 -y 24
 		sleep 0.5
 		wait_for "Which services should Dovecot" || return 1
-		screen | awk 'length($0) > 60 { bad = 1 } END { exit bad }' ||
+		screen | fits 60 ||
 			{ echo "# a line wider than 60 columns after the resize"; return 1; }
 	fi
 	keys Enter
+	sasl_dovecot_first || return 1
 	wait_for "Which clients must still connect" || return 1
 	screen | grep -qF "Android" || { echo "# no oldest clients"; return 1; }
 	screen | grep -qF "opportunistic" || { echo "# port 25 not explained"; return 1; }
@@ -232,6 +243,7 @@ dh_path() { # the old profile has DHE: pick the RFC 7919 group
 	keys Down Space Enter
 	wait_for "Which services should Dovecot offer" || return 1
 	keys Enter
+	sasl_dovecot_first || return 1
 	wait_for "Which clients must still connect" || return 1
 	keys Down Enter
 	wait_for "ssl-cert-snakeoil.pem" || return 1
@@ -366,7 +378,7 @@ fi
 
 # ---- 6. line mode through a pipe; answers file ------------------------------------------
 fresh line
-printf '\n\n1 2\n\n\n1\nyes\n\napply\ny\n' | "$BIN" --root "$TMP/line" >"$TMP/line.out" 2>&1
+printf '\n\n1 2\n\n\n\n1\nyes\n\napply\ny\n' | "$BIN" --root "$TMP/line" >"$TMP/line.out" 2>&1
 st=$?
 check "line mode through a pipe completes the apply (exit $st)" test "$st" = 0
 check "line mode shows numbered prompts" grep -qF "2) intermediate" "$TMP/line.out"

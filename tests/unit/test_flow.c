@@ -418,6 +418,7 @@ static const struct action default_path[] = {
 	{K_CHECKLIST, "Mail servers", FE_OK, NULL},
 	{K_CHECKLIST, "Services", FE_OK, "mx submission"},  /* postfix */
 	{K_CHECKLIST, "Services", FE_OK, "imap imaps"},     /* dovecot */
+	{K_MENU, "Mail client login", FE_OK, NULL},         /* detected first: dovecot */
 	{K_MENU, "Compatibility", FE_OK, NULL},             /* default: intermediate */
 	{K_MENU, "Certificate", FE_OK, "1"},
 	{K_YESNO, "Certificate warnings", FE_OK, NULL}, /* self-signed: use it anyway */
@@ -556,13 +557,14 @@ static void test_back_from_review(void **state)
 		{K_CHECKLIST, "Mail servers", FE_OK, NULL},
 		{K_CHECKLIST, "Services", FE_OK, "mx submission"},
 		{K_CHECKLIST, "Services", FE_OK, "imaps"},
+		{K_MENU, "Mail client login", FE_OK, NULL},
 		{K_MENU, "Compatibility", FE_OK, NULL},
 		{K_MENU, "Certificate", FE_OK, "1"},
 		{K_YESNO, "Certificate warnings", FE_OK, NULL},
 		NOTES,
 		{K_MENU, "Review", FE_EXTRA, NULL},         /* Explain */
 		{K_MENU, "Review", FE_BACK, NULL},
-		{K_MENU, "Go back", FE_OK, "3"},            /* Compatibility */
+		{K_MENU, "Go back", FE_OK, "4"},            /* Compatibility */
 		{K_MENU, "Compatibility", FE_OK, "modern"},
 		{K_MENU, "Review", FE_BACK, NULL},          /* straight back to the review */
 		{K_MENU, "Go back", FE_OK, "2"},            /* Services: every server again */
@@ -598,6 +600,7 @@ static void test_back_steps(void **state)
 		{K_CHECKLIST, "Services", FE_BACK, NULL},    /* postfix -> servers */
 		{K_CHECKLIST, "Mail servers", FE_OK, "postfix"},
 		{K_CHECKLIST, "Services", FE_OK, "mx submission"},
+		{K_MENU, "Mail client login", FE_OK, NULL},
 		{K_MENU, "Compatibility", FE_OK, "intermediate"},
 		{K_MENU, "Certificate", FE_OK, "1"},
 		{K_YESNO, "Certificate warnings", FE_OK, NULL},
@@ -780,6 +783,43 @@ static void test_answers_bad_values(void **state)
 	wizard_result_free(&r);
 }
 
+/* Submission without a sasl answer: Dovecot is on this host, so Postfix
+ * hands AUTH to Dovecot's socket and Dovecot's drop-in serves it; "none"
+ * says plainly that nobody can log in. */
+static void test_sasl(void **state)
+{
+	struct lab *l = *state;
+	struct wizard_result r;
+	int rc;
+
+	recorder_reset();
+	run_batch(l, full_answers, &r, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(applied.buf, "smtpd_sasl_type = dovecot\nsmtpd_sasl_path = private/auth"));
+	assert_non_null(strstr(applied.buf, "service auth {\n  unix_listener /var/spool/postfix/private/auth {\n"
+					    "    mode = 0660\n    user = postfix\n    group = postfix\n"));
+	wizard_result_free(&r);
+
+	recorder_reset();
+	{
+		char *none = xasprintf("%ssasl = none\n", full_answers);
+
+		run_batch(l, none, &r, &rc);
+		free(none);
+	}
+	assert_int_equal(rc, 0);
+	assert_null(strstr(applied.buf, "smtpd_sasl_type"));
+	assert_null(strstr(applied.buf, "unix_listener"));
+	assert_true(summary_has(&r, "CANNOT AUTHENTICATE"));
+	wizard_result_free(&r);
+
+	recorder_reset();
+	run_batch(l, "servers = postfix\npostfix.roles = submission\nsasl = kerberos\n", &r, &rc);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(l->e.msg, "unknown sasl 'kerberos'"));
+	wizard_result_free(&r);
+}
+
 /* ---- the line front end over a pipe-like stream ---------------------------------------- */
 
 static void test_line_mode(void **state)
@@ -789,7 +829,7 @@ static void test_line_mode(void **state)
 	 * submission), dovecot: imaps by tag, profile default, cert 1 and yes
 	 * to its warnings, Enter after the notes, then
 	 * "?" for help, "e" for Explain, the word apply and y to confirm */
-	static const char input[] = "\n\n1 2\nimaps\n\n1\nyes\n\n?\ne\napply\ny\n";
+	static const char input[] = "\n\n1 2\nimaps\n\n\n1\nyes\n\n?\ne\napply\ny\n";
 	FILE *in = fmemopen((void *)input, sizeof(input) - 1, "r");
 	char *out_buf = NULL;
 	size_t out_len = 0;
@@ -806,7 +846,7 @@ static void test_line_mode(void **state)
 	assert_int_equal(r.outcome, WIZARD_APPLIED);
 	assert_string_equal(r.roles.v[0], "mx,submission");
 	assert_string_equal(r.roles.v[1], "imaps");
-	assert_non_null(strstr(out_buf, "== Compatibility (4/7) [lab] =="));
+	assert_non_null(strstr(out_buf, "== Compatibility (5/8) [lab] =="));
 	assert_non_null(strstr(out_buf, "Android 4.4.2"));
 	assert_non_null(strstr(out_buf, "== What each setting does [lab] =="));
 	assert_non_null(strstr(out_buf, "undo with: mailharden rollback cp-1"));
@@ -820,7 +860,7 @@ static void test_line_mode(void **state)
 static void test_line_mode_review_safe(void **state)
 {
 	struct lab *l = *state;
-	static const char input[] = "\n\n1 2\nimaps\n\n1\n\n1\ny\n\n1\napply\n\n";
+	static const char input[] = "\n\n1 2\nimaps\n\n\n1\n\n1\ny\n\n1\napply\n\n";
 	FILE *in = fmemopen((void *)input, sizeof(input) - 1, "r");
 	char *out_buf = NULL;
 	size_t out_len = 0;
@@ -972,6 +1012,7 @@ static const struct action dh_head[] = {
 	{K_CHECKLIST, "Mail servers", FE_OK, NULL},
 	{K_CHECKLIST, "Services", FE_OK, "mx submission"},
 	{K_CHECKLIST, "Services", FE_OK, "imaps"},
+	{K_MENU, "Mail client login", FE_OK, NULL},
 	{K_MENU, "Compatibility", FE_OK, "old"},
 	{K_MENU, "Certificate", FE_OK, "1"},
 	{K_YESNO, "Certificate warnings", FE_OK, NULL},
@@ -1143,6 +1184,7 @@ int main(void)
 		cmocka_unit_test(test_noninteractive_missing),
 		cmocka_unit_test(test_answers_syntax),
 		cmocka_unit_test(test_answers_bad_values),
+		cmocka_unit_test(test_sasl),
 		cmocka_unit_test(test_line_mode),
 		cmocka_unit_test(test_line_mode_review_safe),
 		cmocka_unit_test(test_line_mode_eof),
