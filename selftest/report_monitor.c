@@ -87,9 +87,10 @@ static void add_perfdata(struct strbuf *sb, const struct port_result *r, size_t 
 	sb_addf(sb, " | ports=%zu;;;0 critical=%zu;;;0 warning=%zu;;;0 unknown=%zu;;;0 ok=%zu;;;0"
 		" time=%.3fs;;;0", n, count[NAGIOS_CRITICAL], count[NAGIOS_WARNING],
 		count[NAGIOS_UNKNOWN], count[NAGIOS_OK], secs);
-	/* the text report warns under 30 days; an expired certificate is critical */
+	/* the text report warns under 30 days, an expired certificate is critical;
+	 * in the plugin range syntax "30:" alerts below 30 */
 	if (have_cert)
-		sb_addf(sb, " cert_days=%ld;30;0", min_days);
+		sb_addf(sb, " cert_days=%ld;30:;0:", min_days);
 }
 
 static void add_long_output(struct strbuf *sb, const struct selftest_opts *o,

@@ -14,7 +14,7 @@ nagios_perf_ok() {
 	perl -e 'my $l = shift; my ($text, $perf) = split /\|/, $l, 2;
 		exit 1 unless defined $perf && $text =~ /^MAILHARDEN (OK|WARNING|CRITICAL|UNKNOWN) - /;
 		for my $p (split " ", $perf) {
-			exit 2 unless $p =~ /^[a-z_]+=-?[0-9.]+(s|%|B|c)?(;-?[0-9.]*){0,4}$/;
+			exit 2 unless $p =~ /^[a-z_]+=-?[0-9.]+(s|%|B|c)?(;[-0-9.:~@]*){0,4}$/;
 		}' "$1"
 }
 
@@ -44,7 +44,7 @@ monitoring_hardened() {
 	if [ "$MH_RC" = 0 ]; then ok "nagios, hardened: exit 0 (OK)"; else fail "nagios, hardened: exit $MH_RC"; mh_diag; fi
 	expect_match "nagios, hardened: MAILHARDEN OK status line" '^MAILHARDEN OK - 2 port\(s\): 0 critical, 0 warning, 0 could not test, 2 ok \| ' "$line"
 	check "nagios, hardened: perfdata in the guidelines' syntax" nagios_perf_ok "$line"
-	expect_match "nagios, hardened: perfdata has the certificate's days (warn 30, crit 0)" ' cert_days=(399|400);30;0' "$line"
+	expect_match "nagios, hardened: perfdata has the certificate's days (warn below 30, crit below 0: ranges 30: and 0:)" ' cert_days=(399|400);30:;0:( |$)' "$line"
 	expect_match "nagios, hardened: one long-output line per port" "^127.0.0.1:$imaps/imaps OK\$" "$MH_OUT"
 
 	# the textfile collector's directory: --out writes atomically, nothing else is left there
