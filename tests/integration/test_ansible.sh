@@ -76,7 +76,8 @@ HARDEN="- mailharden:
     root: $LAB
     server: postfix
     roles: [mx, submission]
-    profile: intermediate"
+    profile: intermediate
+    sasl: dovecot"
 snap() { sha256sum "$LAB/etc/postfix/main.cf" "$LAB/etc/postfix/master.cf"; }
 before=$(snap)
 ok_run() { [ "$(result "$1" "$2" 'r.get("failed", False)')" = False ] && [ "$(result "$1" "$2" 'r["changed"]')" = "$3" ]; }
@@ -93,7 +94,7 @@ if [ "$(snap)" = "$before" ] && [ -z "$(ls -A "$LAB/var/lib/mailharden" 2>/dev/n
 else fail "--check wrote something"; fi
 
 # ------------------------------------------------------------------ 2.-4. apply, again, answers file
-printf 'servers = postfix\npostfix.roles = mx,submission\nprofile = intermediate\ncert = keep\ndh = none\napply = yes\n' >"$WORK/a.conf"
+printf 'servers = postfix\npostfix.roles = mx,submission\nprofile = intermediate\ncert = keep\ndh = none\nsasl = dovecot\napply = yes\n' >"$WORK/a.conf"
 play apply "a|$HARDEN" "b|$HARDEN" "c|- mailharden:
     binary: $MH_BIN
     root: $LAB
@@ -104,6 +105,7 @@ if ok_run apply a True && [ -n "$hist_ids" ] && [ "$cp_id" = "$hist_ids" ]; then
 	ok "applying run: changed, returns checkpoint $cp_id (the only one history lists)"
 else fail "applying run: changed with the checkpoint id (got '$cp_id', history '$hist_ids')"; play_diag apply; fi
 expect_match "applying run: main.cf hardened" '^smtpd_tls_auth_only = yes' "$(cat "$LAB/etc/postfix/main.cf")"
+expect_match "applying run: sasl: dovecot reached mailharden (--sasl)" '^smtpd_sasl_type = dovecot' "$(cat "$LAB/etc/postfix/main.cf")"
 if ok_run apply b False && [ "$(result apply b 'r["checkpoint"]')" = None ]; then
 	ok "second run with the same parameters: unchanged, no new checkpoint"
 else fail "second run unchanged"; play_diag apply; fi
