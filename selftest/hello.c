@@ -492,6 +492,17 @@ static enum sh_status parse_ssl2(const uint8_t *buf, size_t len, struct server_h
 	return SH_DONE;
 }
 
+void sh_end(const uint8_t *buf, size_t len, struct server_hello *sh)
+{
+	if (len > 0 && sh_parse(buf, len, sh) == SH_DONE)
+		return;
+	if (sh->kind == SHK_HELLO && sh->version <= V_TLS12) {
+		sh->failed = true; /* closed in the middle of its first flight */
+		return;
+	}
+	memset(sh, 0, sizeof(*sh));
+}
+
 enum sh_status sh_parse(const uint8_t *buf, size_t len, struct server_hello *sh)
 {
 	static _Thread_local uint8_t hs[65536];
@@ -532,7 +543,14 @@ enum sh_status sh_parse(const uint8_t *buf, size_t len, struct server_hello *sh)
 			if (st != SH_NEED_MORE)
 				return st;
 		} else if (sh->kind == SHK_HELLO) {
-			return SH_DONE; /* an alert or CCS after the hello: enough */
+			/* an alert after the hello (TLS <= 1.2: before ServerHelloDone):
+			 * the server chose the suite and could not go on with it */
+			if (type == 21 && n >= 2) {
+				sh->failed = true;
+				sh->alert_level = buf[pos + 5];
+				sh->alert_desc = buf[pos + 6];
+			}
+			return SH_DONE;
 		} else if (type != 20) {
 			sh->why = "unexpected record before ServerHello";
 			return SH_BAD;

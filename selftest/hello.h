@@ -75,6 +75,8 @@ struct server_hello {
 	bool have_ske;
 	uint8_t alert_level;
 	uint8_t alert_desc;
+	bool failed;               /* a ServerHello, then an alert or the end before its
+				    * first flight was complete: the suite does not work */
 	uint32_t ssl2_ciphers[SH_MAX_SSL2];
 	size_t n_ssl2;
 	const char *why;           /* for SH_BAD: a short untranslated reason */
@@ -82,6 +84,10 @@ struct server_hello {
 
 /* Parses everything received so far (buf, len) from scratch. */
 enum sh_status sh_parse(const uint8_t *buf, size_t len, struct server_hello *sh);
+/* The connection ended (closed, or timed out) after buf: what it amounts to.
+ * A ServerHello without the rest of its flight is kept, marked failed;
+ * anything else incomplete is SHK_NONE. */
+void sh_end(const uint8_t *buf, size_t len, struct server_hello *sh);
 
 /* Named groups (TLS supported_groups codes). */
 const char *group_name(uint16_t g);

@@ -133,6 +133,13 @@ static void judge_mail(const struct selftest_opts *o, struct port_result *r)
 			findings_addf(&r->findings, "mail.starttls_injection", SEV_OK, NULL,
 				    _("no STARTTLS command injection%s%s"), m->injection_note ? ": " : "",
 				    m->injection_note ? m->injection_note : "");
+		/* -1 (could not tell) is a gap, listed with the others */
+		if (m->starttls_refusal)
+			ADD("tls.starttls_fails", SEV_CRITICAL,
+			    fix(o, r, "smtpd_tls_chain_files (certificate and key readable by Postfix)",
+				"ssl_cert / ssl_key"),
+			    _("%s is advertised but fails, so clients send mail and passwords in clear: %s"),
+			    p == PROTO_POP3 ? "STLS" : "STARTTLS", m->starttls_refusal);
 	}
 	if (m->tls_done) {
 		if (!r->spec.implicit_tls && caps_has(&m->caps_after, p == PROTO_POP3 ? "STLS" : "STARTTLS"))
@@ -159,6 +166,7 @@ static void judge_protocols(const struct selftest_opts *o, struct port_result *r
 	bool mx = is_mx(r);
 	uint16_t min = version_of(o->profile->min_protocol);
 	struct strbuf list = STRBUF_INIT;
+	bool unknown = false;
 
 	for (int i = SCAN_SSL2; i <= SCAN_TLS13; i++) {
 		const struct proto_scan *ps = &s->proto[i];
@@ -182,16 +190,20 @@ static void judge_protocols(const struct selftest_opts *o, struct port_result *r
 				    mx ? _("%s accepted: fine for opportunistic TLS on port 25 (weak TLS beats plaintext)")
 				       : _("%s accepted (allowed by the profile)"), name);
 	}
-	if (list.len == 0) {
+	for (int i = SCAN_SSL2; i <= SCAN_TLS13; i++)
+		unknown |= s->proto[i].accepted < 0;
+	if (list.len == 0 && unknown) {
+		/* nothing seen, but not everything could be tried: the gaps say so */
+	} else if (list.len == 0) {
 		ADD("tls.none", SEV_CRITICAL, fix(o, r, "smtpd_tls_cert_file / smtpd_tls_key_file", "ssl_cert / ssl_key"),
 		    _("no TLS handshake succeeded with any protocol version"));
 	} else {
 		findings_addf(&r->findings, "tls.protocols", SEV_OK, NULL, _("protocols accepted: %s"), list.buf);
-		if (s->proto[SCAN_TLS13].accepted != 1)
+		if (s->proto[SCAN_TLS13].accepted == 0)
 			ADD("tls.protocol.TLSv1.3.missing", mx ? SEV_INFO : min >= V_TLS13 ? SEV_HIGH : SEV_LOW,
 			    fix(o, r, "tls_high_cipherlist / OpenSSL >= 1.1.1", "ssl_min_protocol"),
 			    _("TLS 1.3 is not offered"));
-		if (!mx && s->proto[SCAN_TLS13].accepted != 1 && s->proto[SCAN_TLS12].accepted != 1)
+		if (!mx && s->proto[SCAN_TLS13].accepted == 0 && s->proto[SCAN_TLS12].accepted == 0)
 			ADD("tls.protocol.modern.missing", SEV_HIGH, fix(o, r, "smtpd_tls_mandatory_protocols", "ssl_min_protocol"),
 			    _("neither TLS 1.2 nor TLS 1.3 is offered"));
 	}
@@ -220,8 +232,9 @@ static void add_suite_names(struct strbuf *sb, const struct tls_scan *s, unsigne
 
 			if (outside)
 				hit = !profile_allows(p, c) && suite_weakness(f) == NULL && (f & SUITE_FS);
+			/* a profile's own suites are no finding under that profile */
 			if (flag == SUITE_FS)
-				hit = !(f & SUITE_FS);
+				hit = !(f & SUITE_FS) && !profile_allows(p, c);
 			for (size_t k = 0; hit && k < n_seen; k++)
 				hit = seen[k] != c;
 			if (!hit || n_seen == SCAN_MAX_SUITES)
@@ -287,6 +300,52 @@ static void judge_suites(const struct selftest_opts *o, struct port_result *r)
 		    total, fs);
 }
 
+/* "ffdhe2048 (RFC 7919), 2048 bits; custom 1024-bit prime" */
+static void dh_list(const struct tls_scan *s, struct strbuf *sb)
+{
+	for (size_t i = 0; i < s->n_dh; i++) {
+		const struct dh_seen *d = &s->dh[i];
+
+		if (i > 0)
+			sb_adds(sb, "; ");
+		if (d->name)
+			sb_addf(sb, _("%s, %d bits%s"), d->name, d->bits, d->rfc7919 ? "" : _(" (well known)"));
+		else
+			sb_addf(sb, _("custom %d-bit prime"), d->bits);
+		if (s->n_dh > 1)
+			sb_addf(sb, ngettext(" (%u suite)", " (%u suites)", d->suites), d->suites);
+	}
+}
+
+/* Every DH group the server used; the weakest one is judged, since an
+ * attacker who can choose the suite chooses that one. */
+static void judge_dh(const struct selftest_opts *o, struct port_result *r)
+{
+	const struct tls_scan *s = &r->scan;
+	bool mx = is_mx(r), custom = false;
+	enum severity sev;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (s->dh_bits <= 0)
+		return;
+	sev = s->dh_bits < 1024 ? SEV_CRITICAL : s->dh_bits < 2048 ? (mx ? SEV_MEDIUM : SEV_HIGH) : SEV_OK;
+	for (size_t i = 0; i < s->n_dh; i++)
+		custom |= s->dh[i].name == NULL;
+	dh_list(s, &sb);
+	if (sev != SEV_OK)
+		ADD("tls.dh.size", sev, fix(o, r, "smtpd_tls_dh1024_param_file", "ssl_dh"),
+		    _("DH group of %d bits (Logjam: at least 2048)"), s->dh_bits);
+	if (s->n_dh > 1)
+		findings_addf(&r->findings, "tls.dh.groups", SEV_INFO, NULL,
+			    _("%zu different DH groups, depending on the suite: %s"), s->n_dh, sb.buf);
+	else if (!custom)
+		findings_addf(&r->findings, "tls.dh.group", SEV_OK, NULL, _("DH group: %s"), sb.buf);
+	else
+		findings_addf(&r->findings, "tls.dh.group", SEV_INFO, NULL,
+			    _("DH group: custom %d-bit prime (not RFC 7919 / well known)"), s->dh_bits);
+	sb_free(&sb);
+}
+
 static void judge_kx(const struct selftest_opts *o, struct port_result *r)
 {
 	const struct tls_scan *s = &r->scan;
@@ -301,19 +360,7 @@ static void judge_kx(const struct selftest_opts *o, struct port_result *r)
 				    _("%s: the client chooses the suite (the %s profile wants server order)"),
 				    tls_version_name(ps->version), o->profile->name);
 	}
-	if (s->dh_bits > 0) {
-		enum severity sev = s->dh_bits < 1024 ? SEV_CRITICAL : s->dh_bits < 2048 ? (mx ? SEV_MEDIUM : SEV_HIGH) : SEV_OK;
-
-		if (sev != SEV_OK)
-			ADD("tls.dh.size", sev, fix(o, r, "smtpd_tls_dh1024_param_file", "ssl_dh"),
-			    _("DH group of %d bits (Logjam: at least 2048)"), s->dh_bits);
-		if (s->dh_name)
-			findings_addf(&r->findings, "tls.dh.group", SEV_OK, NULL, _("DH group: %s, %d bits%s"),
-				    s->dh_name, s->dh_bits, s->dh_rfc7919 ? "" : _(" (well known)"));
-		else
-			findings_addf(&r->findings, "tls.dh.group", SEV_INFO, NULL,
-				    _("DH group: custom %d-bit prime (not RFC 7919 / well known)"), s->dh_bits);
-	}
+	judge_dh(o, r);
 	for (size_t i = 0; i < s->n_groups; i++)
 		sb_addf(&sb, "%s%s", i ? ", " : "", group_name(s->groups[i]));
 	if (s->n_groups > 0) {
@@ -380,10 +427,6 @@ void selftest_judge(const struct selftest_opts *o, struct port_result *r)
 	if (r->status != PORT_TESTED)
 		return;
 	judge_mail(o, r);
-	if (r->scanned && r->scan.errors > 0)
-		findings_addf(&r->findings, "tls.scan.incomplete", SEV_MEDIUM, NULL,
-			    _("%u of %u TLS probes could not reach the TLS layer, results may be incomplete: %s"),
-			    r->scan.errors, r->scan.errors + r->scan.connections, r->scan.last_error);
 	if (r->scanned) {
 		judge_protocols(o, r);
 		judge_suites(o, r);

@@ -21,6 +21,7 @@ void mail_facts_free(struct mail_facts *m)
 	sl_free(&m->caps_after);
 	free(m->enforce_reply);
 	free(m->injection_note);
+	free(m->starttls_refusal);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -80,17 +81,21 @@ int mail_check_plain(const struct target *t, bool test_enforce, struct mail_fact
 
 	m->enforced = -1;
 	if (mconn_open(&c, t, e) < 0)
-		return -1;
+		return c.timed_out ? MC_TIMEOUT : -1;
 	if (mail_greeting(&c, t->proto, e) < 0 ||
 	    mail_capabilities(&c, t->proto, &m->caps_before, e) < 0) {
 		mconn_close(&c);
-		return -1;
+		sl_free(&m->caps_before);
+		return c.timed_out ? MC_TIMEOUT : -1;
 	}
 	m->plain_done = true;
 	m->starttls_offered = caps_has(&m->caps_before, t->proto == PROTO_POP3 ? "STLS" : "STARTTLS");
 	m->auth_before_tls = caps_plain_auth(&m->caps_before, t->proto);
-	if (test_enforce && enforce_test(&c, t->proto, m, e) < 0)
+	if (test_enforce && enforce_test(&c, t->proto, m, e) < 0) {
 		m->enforced = -1; /* the verdict stays "not tested" */
+		free(m->enforce_reply);
+		m->enforce_reply = xstrdup(e->msg); /* says why */
+	}
 	mail_quit(&c, t->proto);
 	mconn_close(&c);
 	return 0;
@@ -157,10 +162,10 @@ static void cert_facts_fill(SSL *ssl, const char *name, struct cert_facts *cf)
 static int open_tls(const struct target *t, SSL_CTX *ctx, struct mconn *c, struct error *e)
 {
 	if (mail_open_for_tls(t, c, e) < 0)
-		return -1;
+		return c->timed_out ? MC_TIMEOUT : -1;
 	if (mconn_tls(c, ctx, t->servername, e) < 0) {
 		mconn_close(c);
-		return -1;
+		return c->timed_out ? MC_TIMEOUT : -1;
 	}
 	return 0;
 }
@@ -170,15 +175,17 @@ int mail_check_tls(const struct target *t, SSL_CTX *ctx, struct mail_facts *m,
 {
 	struct mconn c;
 	const char *name = t->servername ? t->servername : t->host;
+	int rc = open_tls(t, ctx, &c, e);
 
-	if (open_tls(t, ctx, &c, e) < 0)
-		return -1;
+	if (rc < 0)
+		return rc;
 	cert_facts_fill(c.ssl, name, cf);
 	if ((t->implicit_tls && mail_greeting(&c, t->proto, e) < 0) ||
 	    mail_capabilities(&c, t->proto, &m->caps_after, e) < 0) {
 		err_prefix(e, _("after TLS"));
 		mconn_close(&c);
-		return -1;
+		sl_free(&m->caps_after);
+		return c.timed_out ? MC_TIMEOUT : -1;
 	}
 	m->tls_done = true;
 	mail_quit(&c, t->proto);
@@ -186,70 +193,158 @@ int mail_check_tls(const struct target *t, SSL_CTX *ctx, struct mail_facts *m,
 	return 0;
 }
 
-/* After the handshake we send our own command; the first answer tells
- * whether the injected one was executed inside TLS. */
-static int injection_verdict(struct mconn *c, enum mail_proto p, struct mail_facts *m, struct error *e)
+/* ---------------------------------------------------------------- injection */
+
+/* How long to look for an unsolicited answer before we say anything.  The
+ * verdict does not depend on it: the order of the answers decides. */
+#define INJECTION_PEEK_MS 200
+
+static void injection_found(struct mail_facts *m, const char *line)
 {
-	struct reply r;
-	int rc;
+	char *clean = xstrdup(line);
 
-	if (p == PROTO_SMTP) {
-		if (mconn_sendline(c, "EHLO " EHLO_NAME, e) < 0 || mconn_reply(c, RM_SMTP, NULL, &r, e) < 0) {
-			reply_free(&r);
-			return -1;
-		}
-		m->injection = r.code == 221; /* the injected QUIT */
-	} else if (p == PROTO_IMAP) {
-		if (mconn_sendline(c, "C CAPABILITY", e) < 0)
-			return -1;
-		rc = mconn_reply(c, RM_IMAP_TAGGED, "C", &r, e);
-		m->injection = rc < 0 && r.lines.n > 0 &&
-			       strncmp(r.lines.v[r.lines.n - 1], "J ", 2) == 0;
-		if (rc < 0 && !m->injection) {
-			reply_free(&r);
-			return -1;
-		}
-	} else {
-		if (mconn_sendline(c, "CAPA", e) < 0 || mconn_reply(c, RM_POP3_LINE, NULL, &r, e) < 0) {
-			reply_free(&r);
-			return -1;
-		}
-		m->injection = r.code != 1; /* "-ERR" to the injected NOOP */
-	}
-	if (m->injection) {
-		char *txt = reply_text(&r);
-
-		m->injection_note = xasprintf(_("the server answered the injected command inside TLS: %s"), txt);
-		free(txt);
-	}
-	reply_free(&r);
-	return 0;
+	for (char *p = clean; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+	m->injection = 1;
+	free(m->injection_note);
+	m->injection_note = xasprintf(_("the server answered the injected command inside TLS: %s"), clean);
+	free(clean);
 }
 
-int mail_check_injection(const struct target *t, SSL_CTX *ctx, struct mail_facts *m, struct error *e)
+/* SMTP: EHLO then QUIT.  A server that is not vulnerable answers exactly
+ * these two, the second with 221; a vulnerable one answers the injected
+ * NOOP first, so the second answer we read is EHLO's 250. */
+static int injection_smtp(struct mconn *c, struct mail_facts *m, struct error *e)
+{
+	struct reply r1, r2;
+	int rc = -1;
+
+	memset(&r2, 0, sizeof(r2));
+	if (mconn_sendline(c, "EHLO " EHLO_NAME, e) < 0 || mconn_reply(c, RM_SMTP, NULL, &r1, e) < 0)
+		goto out;
+	if (mconn_sendline(c, "QUIT", e) < 0 || mconn_reply(c, RM_SMTP, NULL, &r2, e) < 0)
+		goto out;
+	if (r2.code == 221) {
+		m->injection = 0;
+		rc = 0;
+	} else if (r2.code == 250 && r1.lines.n > 0) {
+		injection_found(m, r1.lines.v[0]);
+		rc = 0;
+	} else {
+		char *t = reply_text(&r2);
+
+		err_set(e, _("unexpected answer to QUIT: %s"), t);
+		free(t);
+	}
+out:
+	reply_free(&r1);
+	reply_free(&r2);
+	return rc;
+}
+
+/* IMAP: tags tell whose answer a line is. */
+static int injection_imap(struct mconn *c, struct mail_facts *m, struct error *e)
+{
+	char line[REPLY_MAX_LINE + 1];
+
+	if (mconn_sendline(c, "C NOOP", e) < 0)
+		return -1;
+	for (int i = 0; i < REPLY_MAX_LINES; i++) {
+		if (mconn_line(c, line, sizeof(line), e) < 0)
+			return -1;
+		if (strncmp(line, "J ", 2) == 0) {
+			injection_found(m, line);
+			return 0;
+		}
+		if (strncmp(line, "C ", 2) == 0) {
+			m->injection = 0;
+			mail_quit(c, PROTO_IMAP);
+			return 0;
+		}
+	}
+	return err_set(e, _("no tagged answer to NOOP"));
+}
+
+/* POP3: CAPA worked before STLS, so its answer is "+OK", capability
+ * lines and "."; a status line anywhere in it is the injected NOOP's. */
+static int injection_pop3(struct mconn *c, struct mail_facts *m, struct error *e)
+{
+	char line[REPLY_MAX_LINE + 1];
+
+	if (mconn_sendline(c, "CAPA", e) < 0)
+		return -1;
+	for (int i = 0; i < REPLY_MAX_LINES; i++) {
+		bool status;
+
+		if (mconn_line(c, line, sizeof(line), e) < 0)
+			return -1;
+		status = strncmp(line, "+OK", 3) == 0 || strncmp(line, "-ERR", 4) == 0;
+		if ((i == 0 && strncmp(line, "-ERR", 4) == 0) || (i > 0 && status)) {
+			injection_found(m, line);
+			return 0;
+		}
+		if (i > 0 && strcmp(line, ".") == 0) {
+			m->injection = 0;
+			mail_quit(c, PROTO_POP3);
+			return 0;
+		}
+		if (i == 0 && !status)
+			return err_set(e, _("not a POP3 reply"));
+	}
+	return err_set(e, _("CAPA answer without an end"));
+}
+
+/* Inside TLS: first whatever the server says unasked (only an injected
+ * command's answer can come), then our own command, whose place among the
+ * answers tells the rest. */
+static int injection_verdict(struct mconn *c, enum mail_proto p, struct mail_facts *m, struct error *e)
+{
+	if (mconn_wait_data(c, INJECTION_PEEK_MS)) {
+		char line[REPLY_MAX_LINE + 1];
+
+		if (mconn_line(c, line, sizeof(line), e) == 0 &&
+		    (p != PROTO_IMAP || strncmp(line, "J ", 2) == 0 || strncmp(line, "* ", 2) != 0)) {
+			injection_found(m, line);
+			return 0;
+		}
+	}
+	if (p == PROTO_SMTP)
+		return injection_smtp(c, m, e);
+	if (p == PROTO_IMAP)
+		return injection_imap(c, m, e);
+	return injection_pop3(c, m, e);
+}
+
+static int injection_once(const struct target *t, SSL_CTX *ctx, struct mail_facts *m, struct error *e)
 {
 	struct mconn c;
 	struct strlist caps = STRLIST_INIT;
 	struct reply r;
-	const char *both = t->proto == PROTO_SMTP ? "STARTTLS\r\nQUIT\r\n"
+	/* a harmless command: a vulnerable server that runs it stays up */
+	const char *both = t->proto == PROTO_SMTP ? "STARTTLS\r\nNOOP\r\n"
 		: t->proto == PROTO_IMAP ? "S STARTTLS\r\nJ NOOP\r\n" : "STLS\r\nNOOP\r\n";
 	enum reply_mode mode = t->proto == PROTO_SMTP ? RM_SMTP : t->proto == PROTO_IMAP ? RM_IMAP_TAGGED : RM_POP3_LINE;
 	int rc = -1;
 
 	m->injection = -1;
 	if (mconn_open(&c, t, e) < 0)
-		return -1;
+		return c.timed_out ? MC_TIMEOUT : -1;
 	if (mail_greeting(&c, t->proto, e) < 0 ||
 	    (t->proto == PROTO_SMTP && mail_capabilities(&c, t->proto, &caps, e) < 0))
 		goto out;
 	/* one write, one segment: the injected command travels with STARTTLS */
+	memset(&r, 0, sizeof(r));
 	if (mconn_send(&c, both, strlen(both), e) < 0 || mconn_reply(&c, mode, "S", &r, e) < 0) {
 		reply_free(&r);
 		goto out;
 	}
 	if ((t->proto == PROTO_SMTP && r.code != 220) || (t->proto != PROTO_SMTP && r.code != 1)) {
+		char *txt = reply_text(&r);
+
+		err_set(e, _("STARTTLS refused: %s"), txt);
+		free(txt);
 		reply_free(&r);
-		err_set(e, _("STARTTLS refused"));
 		goto out;
 	}
 	reply_free(&r);
@@ -260,13 +355,40 @@ int mail_check_injection(const struct target *t, SSL_CTX *ctx, struct mail_facts
 		rc = 0;
 		goto out;
 	}
-	if (mconn_tls(&c, ctx, t->servername, e) < 0)
+	if (mconn_tls(&c, ctx, t->servername, e) < 0) {
+		/* Dovecot reads the pipelined bytes as the start of TLS and the
+		 * handshake fails: nothing can run inside TLS.  Only a verdict
+		 * when a handshake without them works. */
+		if (!c.timed_out && m->tls_done) {
+			m->injection = 0;
+			m->injection_note = xasprintf(_("the pipelined command broke the TLS handshake (%s)"), e->msg);
+			rc = 0;
+		}
 		goto out;
+	}
 	rc = injection_verdict(&c, t->proto, m, e);
-	if (rc == 0)
-		mail_quit(&c, t->proto);
 out:
+	if (rc < 0 && c.timed_out)
+		rc = MC_TIMEOUT;
 	sl_free(&caps);
 	mconn_close(&c);
+	return rc;
+}
+
+int mail_check_injection(const struct target *t, SSL_CTX *ctx, struct mail_facts *m, struct error *e)
+{
+	int rc = injection_once(t, ctx, m, e);
+
+	if (rc == MC_TIMEOUT) {
+		struct target patient = *t;
+
+		patient.timeout_ms *= 3;
+		rc = injection_once(&patient, ctx, m, e);
+	}
+	if (rc < 0) {
+		m->injection = -1;
+		free(m->injection_note);
+		m->injection_note = xstrdup(e->msg);
+	}
 	return rc;
 }

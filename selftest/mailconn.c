@@ -259,6 +259,7 @@ static int connect_one(const struct addrinfo *ai, const struct target *t,
 	}
 	if (wait_fd(fd, POLLOUT, deadline) <= 0) {
 		close(fd);
+		errno = ETIMEDOUT;
 		return err_set(e, _("no connection to %s port %d within %d ms"),
 			       t->host, t->port, t->timeout_ms);
 	}
@@ -288,8 +289,11 @@ int mconn_open(struct mconn *c, const struct target *t, struct error *e)
 	rc = getaddrinfo(t->host, port, &hints, &res);
 	if (rc != 0)
 		return err_set(e, _("cannot resolve %s: %s"), t->host, gai_strerror(rc));
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		errno = 0;
 		fd = connect_one(ai, t, deadline, e);
+		c->timed_out |= fd < 0 && errno == ETIMEDOUT;
+	}
 	freeaddrinfo(res);
 	if (fd < 0)
 		return -1;
@@ -314,8 +318,10 @@ static int ssl_wait(struct mconn *c, int rc, long long deadline, struct error *e
 	int err = SSL_get_error(c->ssl, rc);
 
 	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-		if (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) <= 0)
+		if (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) <= 0) {
+			c->timed_out = true;
 			return err_set(e, _("timed out after %d ms"), c->timeout_ms);
+		}
 		return 0;
 	}
 	if (err == SSL_ERROR_ZERO_RETURN)
@@ -343,8 +349,10 @@ int mconn_send(struct mconn *c, const void *data, size_t n, struct error *e)
 		} else {
 			w = send(c->fd, p, n, MSG_NOSIGNAL);
 			if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (wait_fd(c->fd, POLLOUT, deadline) <= 0)
+				if (wait_fd(c->fd, POLLOUT, deadline) <= 0) {
+					c->timed_out = true;
 					return err_set(e, _("timed out sending after %d ms"), c->timeout_ms);
+				}
 				continue;
 			}
 			if (w < 0)
@@ -442,6 +450,37 @@ int mconn_reply(struct mconn *c, enum reply_mode mode, const char *tag,
 	return 0;
 }
 
+int mconn_line(struct mconn *c, char *out, size_t cap, struct error *e)
+{
+	long long deadline = now_ms() + c->timeout_ms;
+
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		size_t n, used;
+		int rc;
+
+		if (nl == NULL) {
+			rc = fill(c, deadline, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				return err_set(e, _("connection closed by the server"));
+			continue;
+		}
+		used = (size_t)(nl - c->buf) + 1;
+		n = used - 1;
+		if (n > 0 && c->buf[n - 1] == '\r')
+			n--;
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, c->buf, n);
+		out[n] = '\0';
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+		return 0;
+	}
+}
+
 ssize_t mconn_read_raw(struct mconn *c, void *out, size_t cap, int timeout_ms, struct error *e)
 {
 	long long deadline = now_ms() + timeout_ms;
@@ -463,8 +502,10 @@ ssize_t mconn_read_raw(struct mconn *c, void *out, size_t cap, int timeout_ms, s
 			return 0;
 		if (errno != EAGAIN && errno != EINTR)
 			return err_sys(e, _("receive"));
-		if (wait_fd(c->fd, POLLIN, deadline) <= 0)
+		if (wait_fd(c->fd, POLLIN, deadline) <= 0) {
+			c->timed_out = true;
 			return err_set(e, _("no answer within %d ms"), timeout_ms);
+		}
 	}
 }
 
@@ -486,8 +527,10 @@ int mconn_tls(struct mconn *c, SSL_CTX *ctx, const char *servername, struct erro
 			return 0;
 		err = SSL_get_error(c->ssl, rc);
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) <= 0)
+			if (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) <= 0) {
+				c->timed_out = true;
 				return err_set(e, _("TLS handshake timed out after %d ms"), c->timeout_ms);
+			}
 			continue;
 		}
 		{

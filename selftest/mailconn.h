@@ -71,7 +71,8 @@ struct mconn {
 	char buf[16384];     /* received, not yet consumed */
 	size_t len;
 	bool eof;
-	bool timed_out;   /* the last read hit its deadline */
+	bool timed_out;   /* a connect, read, write or handshake hit its deadline */
+	bool refused;     /* the server answered STARTTLS/STLS negatively */
 };
 
 /* TCP connections this thread made, for the report. */
@@ -84,6 +85,9 @@ int mconn_sendline(struct mconn *c, const char *line, struct error *e);
 /* Reads one complete reply in the given mode. */
 int mconn_reply(struct mconn *c, enum reply_mode mode, const char *tag,
 		struct reply *r, struct error *e);
+/* One line of any protocol, without CRLF, cut to cap - 1 bytes; -1 on
+ * error, timeout or close (e says which). */
+int mconn_line(struct mconn *c, char *out, size_t cap, struct error *e);
 /* Raw bytes (TLS probes): waits for more data; returns bytes read, 0 on EOF, -1 on error/timeout. */
 ssize_t mconn_read_raw(struct mconn *c, void *out, size_t cap, int timeout_ms, struct error *e);
 /* TLS handshake on the connection with ctx (SNI from servername). */

@@ -112,6 +112,7 @@ int mail_starttls(struct mconn *c, enum mail_proto p, struct error *e)
 		return -1;
 	}
 	ok = p == PROTO_SMTP ? r.code == 220 : r.code == 1;
+	c->refused = !ok && !(p == PROTO_SMTP && r.code == 421); /* 421: a rate limit, no TLS verdict */
 	if (!ok) {
 		char *t = reply_text(&r);
 

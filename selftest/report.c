@@ -34,6 +34,20 @@ static const char *role_str(const struct port_spec *p)
 	return ri ? ri->name : "unknown";
 }
 
+/* What could not be tested: never a finding about the server. */
+static void gaps_text(FILE *f, const struct gap_list *g, bool color)
+{
+	for (size_t i = 0; i < g->n; i++)
+		fprintf(f, "  %s%-8s%s %s %s: %s\n", color ? "\033[35m" : "", _("untested"), color ? "\033[0m" : "",
+			_("could not test"), g->v[i].item, g->v[i].why);
+}
+
+static void gaps_json(json_t *a, const struct gap_list *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "item", g->v[i].item, "why", g->v[i].why));
+}
+
 void selftest_report_text(FILE *f, const struct selftest_opts *o,
 			  const struct port_result *r, size_t n, bool color)
 {
@@ -58,21 +72,29 @@ void selftest_report_text(FILE *f, const struct selftest_opts *o,
 			if (fd->fix && fd->sev >= SEV_LOW)
 				fprintf(f, "           %s %s\n", _("fix:"), fd->fix);
 		}
+		gaps_text(f, &p->scan.gaps, color);
+		gaps_text(f, &p->gaps, color);
 	}
 	fprintf(f, _("%zu port(s), %lu connections; exit code %d\n"), n, conns, selftest_exit_code(r, n));
 }
 
-static json_t *suites_json(const struct proto_scan *ps)
+static json_t *suites_json(const struct tls_scan *s, const struct proto_scan *ps)
 {
 	json_t *a = json_array();
 	char b[16];
 
 	for (size_t i = 0; i < ps->n_suites; i++) {
 		char code[8];
+		json_t *o;
 
 		snprintf(code, sizeof(code), "0x%04X", ps->suites[i]);
-		json_array_append_new(a, json_pack("{s:s, s:s}", "code", code, "name",
-						   suite_name(ps->suites[i], b, sizeof(b))));
+		o = json_pack("{s:s, s:s}", "code", code, "name", suite_name(ps->suites[i], b, sizeof(b)));
+		/* the key exchange this suite got: DH groups may differ per suite */
+		if (ps->kx_dh[i] > 0)
+			json_object_set_new(o, "dh_bits", json_integer(s->dh[ps->kx_dh[i] - 1].bits));
+		if (ps->kx_group[i])
+			json_object_set_new(o, "group", json_string(group_name(ps->kx_group[i])));
+		json_array_append_new(a, o);
 	}
 	for (size_t i = 0; i < ps->n_ssl2; i++) {
 		char code[10];
@@ -93,20 +115,28 @@ static json_t *tls_json(const struct tls_scan *s)
 
 		json_object_set_new(protos, name, ps->accepted < 0 ? json_null() : json_boolean(ps->accepted == 1));
 		if (ps->accepted == 1) {
-			json_object_set_new(suites, name, suites_json(ps));
+			json_object_set_new(suites, name, suites_json(s, ps));
 			json_object_set_new(order, name, ps->server_order < 0 ? json_null()
 							: json_string(ps->server_order ? "server" : "client"));
 		}
 	}
+	json_t *dhs = json_array(), *j;
+
 	for (size_t i = 0; i < s->n_groups; i++)
 		json_array_append_new(groups, json_string(group_name(s->groups[i])));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i}",
+	for (size_t i = 0; i < s->n_dh; i++)
+		json_array_append_new(dhs, json_pack("{s:i, s:s?, s:b, s:i}", "bits", s->dh[i].bits, "group",
+						     s->dh[i].name, "rfc7919", s->dh[i].rfc7919, "suites",
+						     (int)s->dh[i].suites));
+	j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i}",
 			 "protocols", protos, "suites", suites, "cipher_order", order, "groups", groups,
 			 "dh", s->dh_bits ? json_pack("{s:i, s:s?, s:b}", "bits", s->dh_bits, "group", s->dh_name,
 						      "rfc7919", s->dh_rfc7919) : json_null(),
 			 "compression", s->compression < 0 ? json_null() : json_boolean(s->compression),
 			 "secure_renegotiation", s->secure_reneg < 0 ? json_null() : json_boolean(s->secure_reneg),
 			 "connections", (int)s->connections);
+	json_object_set_new(j, "dh_groups", dhs);
+	return j;
 }
 
 static json_t *cert_json(const struct cert_facts *c)
@@ -134,7 +164,7 @@ static json_t *caps_json(const struct strlist *sl)
 static json_t *port_json(const struct selftest_opts *o, const struct port_result *p)
 {
 	json_t *fs = json_array();
-	json_t *j;
+	json_t *j, *untested;
 
 	for (size_t i = 0; i < p->findings.n; i++) {
 		const struct finding *f = &p->findings.v[i];
@@ -154,6 +184,13 @@ static json_t *port_json(const struct selftest_opts *o, const struct port_result
 	json_object_set_new(j, "certificate", cert_json(&p->cert));
 	json_object_set_new(j, "capabilities_before_tls", caps_json(&p->mail.caps_before));
 	json_object_set_new(j, "capabilities_after_tls", caps_json(&p->mail.caps_after));
+	untested = json_array();
+	gaps_json(untested, &p->scan.gaps);
+	gaps_json(untested, &p->gaps);
+	json_object_set_new(j, "untested", untested);
+	json_object_set_new(j, "starttls_injection", p->spec.implicit_tls || !p->scanned ? json_null()
+				: json_string(p->mail.injection == 1 ? "vulnerable"
+					      : p->mail.injection == 0 ? "not_vulnerable" : "could_not_tell"));
 	return j;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -53,7 +54,9 @@ static bool is_ip(const char *s)
 /*
  * Dovecot treats a client whose address equals the server's as secure and
  * then allows plaintext login; a test from the mail host itself over
- * 127.0.0.1 would see a lie.  So loopback tests come from 127.0.0.2.
+ * 127.0.0.1 would see a lie.  So loopback IMAP/POP3 tests come from
+ * 127.0.0.2.  Not SMTP: Postfix looks up the client's name, and a reverse
+ * lookup of 127.0.0.2 can stall for seconds where DNS is slow.
  */
 static void target_init(struct target *t, const struct selftest_opts *o, const struct port_spec *p)
 {
@@ -70,7 +73,8 @@ static void target_init(struct target *t, const struct selftest_opts *o, const s
 	if (t->source == NULL && (strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0)) {
 		free(t->host);
 		t->host = xstrdup("127.0.0.1");
-		t->source = "127.0.0.2";
+		if (p->proto != PROTO_SMTP)
+			t->source = "127.0.0.2";
 	}
 }
 
@@ -79,6 +83,56 @@ static void untestable(struct port_result *r, const struct error *e)
 	r->status = PORT_UNTESTABLE;
 	free(r->error);
 	r->error = xstrdup(e->msg);
+}
+
+/* The same target with a longer deadline, for one retry after a timeout. */
+static struct target patient(const struct target *t)
+{
+	struct target p = *t;
+
+	p.timeout_ms = t->timeout_ms * 3;
+	return p;
+}
+
+static int check_plain(const struct target *t, struct port_result *r, struct error *e)
+{
+	bool enforce = r->spec.role != ROLE_MX;
+	int rc = mail_check_plain(t, enforce, &r->mail, e);
+
+	if (rc == MC_TIMEOUT) {
+		struct target p = patient(t);
+
+		mail_facts_free(&r->mail);
+		rc = mail_check_plain(&p, enforce, &r->mail, e);
+	}
+	r->mail.injection = -1; /* not tested until it is */
+	if (rc == 0 && enforce && r->mail.enforced < 0)
+		gap_add(&r->gaps, _("TLS enforcement (a command before STARTTLS)"),
+			r->mail.enforce_reply ? r->mail.enforce_reply : "?");
+	return rc;
+}
+
+/* The libssl connection: certificate and capabilities after TLS. */
+static void check_tls(const struct target *t, SSL_CTX *ctx, struct port_result *r, struct error *e)
+{
+	int rc = mail_check_tls(t, ctx, &r->mail, &r->cert, e);
+
+	if (rc == MC_TIMEOUT) {
+		struct target p = patient(t);
+
+		memset(&r->cert, 0, sizeof(r->cert));
+		rc = mail_check_tls(&p, ctx, &r->mail, &r->cert, e);
+	}
+	if (rc == 0)
+		return;
+	if (rc == MC_TIMEOUT || r->cert.have) {
+		gap_add(&r->gaps, r->cert.have ? _("capabilities after TLS") : _("certificate"), e->msg);
+	} else {
+		char *msg = xasprintf(_("TLS connection with a full handshake failed: %s"), e->msg);
+
+		findings_addf(&r->findings, "tls.handshake", SEV_HIGH, NULL, "%s", msg);
+		free(msg);
+	}
 }
 
 static void test_port(const struct selftest_opts *o, struct port_result *r)
@@ -97,9 +151,7 @@ static void test_port(const struct selftest_opts *o, struct port_result *r)
 		goto out;
 	}
 	if (!t.implicit_tls) {
-		bool enforce = r->spec.role != ROLE_MX;
-
-		if (mail_check_plain(&t, enforce, &r->mail, &e) < 0) {
+		if (check_plain(&t, r, &e) < 0) {
 			untestable(r, &e);
 			goto out;
 		}
@@ -107,20 +159,22 @@ static void test_port(const struct selftest_opts *o, struct port_result *r)
 			goto out; /* judged as "no STARTTLS"; nothing more to probe */
 	}
 	if (tls_scan_run(&t, &r->scan, &e) < 0) {
-		untestable(r, &e);
+		/* advertised, then refused: mail falls back to plaintext */
+		if (r->scan.starttls_refused && !t.implicit_tls) {
+			r->scan.gaps.n = 0; /* nothing was scanned: no scan item is a gap */
+			free(r->mail.starttls_refusal);
+			r->mail.starttls_refusal = xstrdup(e.msg);
+		} else {
+			untestable(r, &e);
+		}
 		goto out;
 	}
 	r->scanned = true;
 	if (!tls_scan_any(&r->scan))
 		goto out;
-	if (mail_check_tls(&t, ctx, &r->mail, &r->cert, &e) < 0 && !r->cert.have) {
-		char *msg = xasprintf(_("TLS connection with a full handshake failed: %s"), e.msg);
-
-		findings_addf(&r->findings, "tls.handshake", SEV_HIGH, NULL, "%s", msg);
-		free(msg);
-	}
+	check_tls(&t, ctx, r, &e);
 	if (!t.implicit_tls && mail_check_injection(&t, ctx, &r->mail, &e) < 0)
-		r->mail.injection = -1;
+		gap_add(&r->gaps, _("STARTTLS command injection"), e.msg);
 out:
 	SSL_CTX_free(ctx);
 	r->connections = mconn_count() - c0;
@@ -181,6 +235,11 @@ static bool same_policy(const struct tls_scan *a, const struct tls_scan *b)
 	return true;
 }
 
+static bool same_certs(const struct port_result *a, const struct port_result *b)
+{
+	return strcmp(a->cert.sha256, b->cert.sha256) == 0;
+}
+
 static void judge_parity(struct port_result *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -191,33 +250,56 @@ static void judge_parity(struct port_result *r, size_t n)
 		st = partner(r, n, imp);
 		if (st == NULL || st->status != PORT_TESTED || !st->scanned || !st->cert.have || !imp->cert.have)
 			continue;
-		if (strcmp(st->cert.sha256, imp->cert.sha256) != 0)
+		bool cert_same = same_certs(st, imp), policy_same = same_policy(&st->scan, &imp->scan);
+
+		/* both differences are reported: one must not hide the other */
+		if (!cert_same)
 			findings_addf(&imp->findings, "parity.certificate", SEV_MEDIUM, NULL,
 				    _("port %d serves a different certificate than its STARTTLS partner port %d"),
 				    imp->spec.port, st->spec.port);
-		else if (!same_policy(&st->scan, &imp->scan))
+		if (!policy_same)
 			findings_addf(&imp->findings, "parity.policy", SEV_MEDIUM, NULL,
 				    _("port %d accepts other protocols or suites than its STARTTLS partner port %d"),
 				    imp->spec.port, st->spec.port);
-		else
+		if (cert_same && policy_same)
 			findings_addf(&imp->findings, "parity", SEV_OK, NULL,
 				    _("same certificate and TLS policy as port %d"), st->spec.port);
 	}
 }
 
+int selftest_jobs(const struct selftest_opts *o, size_t n_ports, double *load)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double avg[1] = {0};
+	int jobs = o->jobs > 1 ? o->jobs : 1;
+
+	if (cpus < 1)
+		cpus = 1;
+	if (getloadavg(avg, 1) == 1) {
+		/* every job beyond the idle CPUs only makes the others slower */
+		int idle = (int)((double)cpus - avg[0] + 0.5);
+
+		if (avg[0] >= (double)cpus)
+			jobs = 1;
+		else if (jobs > idle + 1)
+			jobs = idle + 1;
+	}
+	if (load)
+		*load = avg[0];
+	if ((size_t)jobs > n_ports)
+		jobs = n_ports ? (int)n_ports : 1;
+	return jobs < 1 ? 1 : jobs > 16 ? 16 : jobs;
+}
+
 void selftest_run(const struct selftest_opts *o, struct port_result *r, size_t n)
 {
 	struct pool p = {o, r, n, 0};
-	size_t jobs = o->jobs > 1 ? (size_t)o->jobs : 1;
+	size_t jobs = (size_t)selftest_jobs(o, n, NULL);
 	pthread_t th[16];
 	size_t started = 0;
 
 	/* a server that hangs up while we write through TLS must not kill us */
 	signal(SIGPIPE, SIG_IGN);
-	if (jobs > n)
-		jobs = n;
-	if (jobs > ARRAY_LEN(th))
-		jobs = ARRAY_LEN(th);
 	for (size_t i = 1; i < jobs; i++)
 		if (pthread_create(&th[started], NULL, worker, &p) == 0)
 			started++;
@@ -237,7 +319,7 @@ int selftest_exit_code(const struct port_result *r, size_t n)
 
 		if (m > max)
 			max = m;
-		untested |= r[i].status != PORT_TESTED;
+		untested |= r[i].status != PORT_TESTED || r[i].gaps.n > 0 || r[i].scan.gaps.n > 0;
 	}
 	if (max == SEV_CRITICAL)
 		return 2;

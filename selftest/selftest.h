@@ -23,7 +23,7 @@ struct selftest_opts {
 	const char *cafile;        /* NULL = system store */
 	const char *source;        /* local address; NULL = automatic */
 	int timeout_ms;
-	int jobs;                  /* ports tested at the same time */
+	int jobs;                  /* ports tested at the same time (at most; fewer on a loaded host) */
 	const struct profile *profile;
 };
 
@@ -46,6 +46,7 @@ struct port_result {
 	struct mail_facts mail;
 	struct cert_facts cert;
 	struct finding_list findings;
+	struct gap_list gaps;      /* checks that could not be made (timeouts), beside the scan's */
 	unsigned long connections;
 	double seconds;
 };
@@ -58,7 +59,13 @@ void port_spec_from_role(struct port_spec *p, enum role r, const char *server);
 void selftest_run(const struct selftest_opts *o, struct port_result *r, size_t n);
 void port_result_free(struct port_result *r);
 
-/* 0 all ok/info, 1 low..high, 2 any critical, 3 some port could not be tested. */
+/* Ports tested at once for o->jobs on this host now: fewer when the load
+ * average says the CPUs are busy (timeouts are never evidence, but a
+ * loaded host should not have to retry).  *load gets the 1-minute load. */
+int selftest_jobs(const struct selftest_opts *o, size_t n_ports, double *load);
+
+/* 0 all ok/info, 1 low..high, 2 any critical, 3 some port or check could
+ * not be tested (critical wins over 3). */
 int selftest_exit_code(const struct port_result *r, size_t n);
 
 void selftest_report_text(FILE *f, const struct selftest_opts *o,

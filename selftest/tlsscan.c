@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -102,38 +103,57 @@ const char *dh_known_name(const uint8_t *p, size_t len, bool *rfc7919)
 	return NULL;
 }
 
+/* ---------------------------------------------------------------- gaps */
+
+void gap_add(struct gap_list *g, const char *item, const char *why)
+{
+	if (g->n >= SCAN_MAX_GAPS)
+		return;
+	snprintf(g->v[g->n].item, sizeof(g->v[g->n].item), "%s", item);
+	snprintf(g->v[g->n].why, sizeof(g->v[g->n].why), "%s", why);
+	g->n++;
+}
+
 /* ---------------------------------------------------------------- probes */
 
-/* One connection: prelude, ClientHello, the server's first flight.
- * 0 with sh filled (kind SHK_NONE: closed without an answer), -1 when
- * the TLS layer was never reached. */
-static int probe(const struct target *t, const uint8_t *hello, size_t n,
-		 struct server_hello *sh, struct tls_scan *s, struct error *e)
+enum probe_rc {
+	PROBE_DONE,      /* the TLS layer answered (sh filled; SHK_NONE = closed without answer) */
+	PROBE_NOTLS,     /* never reached the TLS layer (closed port, refused STARTTLS) */
+	PROBE_TIMEOUT,   /* no answer in time, twice */
+};
+
+#define PATIENCE 3 /* a retried probe waits this many times longer */
+
+/* One connection: prelude, ClientHello, the server's first flight. */
+static enum probe_rc probe_once(const struct target *t, const uint8_t *hello, size_t n,
+				struct server_hello *sh, struct tls_scan *s, struct error *e)
 {
 	static _Thread_local uint8_t buf[80000];
 	struct mconn c;
 	size_t len = 0;
 
 	memset(sh, 0, sizeof(*sh));
-	/* one retry for a slow greeting (a server's reverse DNS lookup of us
-	 * can stall a single connection); a refusal is never retried */
-	if (mail_open_for_tls(t, &c, e) < 0 && (!c.timed_out || mail_open_for_tls(t, &c, e) < 0)) {
-		s->errors++;
-		memcpy(s->last_error, e->msg, sizeof(s->last_error) - 1);
-		return -1;
+	if (mail_open_for_tls(t, &c, e) < 0) {
+		s->starttls_refused |= c.refused;
+		return c.timed_out ? PROBE_TIMEOUT : PROBE_NOTLS;
 	}
 	s->connections++;
 	if (mconn_send(&c, hello, n, e) < 0) {
+		bool slow = c.timed_out;
+
 		mconn_close(&c);
-		return 0; /* reset while we sent: refused */
+		return slow ? PROBE_TIMEOUT : PROBE_DONE; /* reset while we sent: refused */
 	}
 	for (;;) {
 		ssize_t r = mconn_read_raw(&c, buf + len, sizeof(buf) - len, t->timeout_ms, e);
 		enum sh_status st;
 
 		if (r <= 0) {
-			if (len == 0 || sh_parse(buf, len, sh) != SH_DONE)
-				memset(sh, 0, sizeof(*sh));
+			sh_end(buf, len, sh);
+			if (r < 0 && c.timed_out && sh->kind == SHK_NONE) {
+				mconn_close(&c);
+				return PROBE_TIMEOUT;
+			}
 			break;
 		}
 		len += (size_t)r;
@@ -146,12 +166,42 @@ static int probe(const struct target *t, const uint8_t *hello, size_t n,
 		}
 	}
 	mconn_close(&c);
-	return 0;
+	return PROBE_DONE;
 }
 
-static int probe_hello(const struct target *t, uint16_t v, const uint16_t *suites, size_t n,
-		       const uint16_t *groups, size_t n_groups, struct server_hello *sh,
-		       struct tls_scan *s, struct error *e)
+/* A probe that timed out is tried once more with a longer deadline: on a
+ * loaded host (or a server doing a slow reverse lookup) a timeout says
+ * nothing about TLS.  A refusal is never retried. */
+static enum probe_rc probe(const struct target *t, const uint8_t *hello, size_t n,
+			   struct server_hello *sh, struct tls_scan *s, struct error *e)
+{
+	enum probe_rc rc;
+
+	if (s->stalled) {
+		/* one probe got no answer even with the longer deadline: the
+		 * rest would wait as long for nothing */
+		memset(sh, 0, sizeof(*sh));
+		err_set(e, _("not tried: an earlier probe got no answer within %d ms"), t->timeout_ms * PATIENCE);
+		return PROBE_TIMEOUT;
+	}
+	rc = probe_once(t, hello, n, sh, s, e);
+	if (rc == PROBE_TIMEOUT) {
+		struct target patient = *t;
+
+		patient.timeout_ms = t->timeout_ms * PATIENCE;
+		rc = probe_once(&patient, hello, n, sh, s, e);
+		s->stalled = rc == PROBE_TIMEOUT;
+	}
+	if (rc != PROBE_DONE) {
+		s->errors++;
+		memcpy(s->last_error, e->msg, sizeof(s->last_error) - 1);
+	}
+	return rc;
+}
+
+static enum probe_rc probe_hello(const struct target *t, uint16_t v, const uint16_t *suites, size_t n,
+				 const uint16_t *groups, size_t n_groups, struct server_hello *sh,
+				 struct tls_scan *s, struct error *e)
 {
 	static _Thread_local uint8_t hello[HELLO_MAX];
 	struct hello_opts o = {
@@ -160,12 +210,17 @@ static int probe_hello(const struct target *t, uint16_t v, const uint16_t *suite
 	};
 	size_t len = hello_build(&o, hello);
 
-	return len ? probe(t, hello, len, sh, s, e) : err_set(e, "ClientHello too large");
+	if (len == 0) {
+		err_set(e, "ClientHello too large");
+		return PROBE_NOTLS;
+	}
+	return probe(t, hello, len, sh, s, e);
 }
 
+/* The server chose a suite for version v and its first flight was complete. */
 static bool answered(const struct server_hello *sh, uint16_t v)
 {
-	return (sh->kind == SHK_HELLO || sh->kind == SHK_HRR) && sh->version == v;
+	return (sh->kind == SHK_HELLO || sh->kind == SHK_HRR) && sh->version == v && !sh->failed;
 }
 
 static bool remove_code(uint16_t *list, size_t *n, uint16_t code)
@@ -202,6 +257,35 @@ static size_t candidates(uint16_t v, uint16_t *out)
 	return k;
 }
 
+/* The index + 1 of the DH group sh used in s->dh (added if new), 0 if none. */
+static uint8_t note_dh(struct tls_scan *s, const struct server_hello *sh)
+{
+	bool rfc7919 = false;
+	const char *name;
+	size_t i;
+
+	if (sh->dh_bits <= 0)
+		return 0;
+	name = dh_known_name(sh->dh_p, sh->dh_p_len, &rfc7919);
+	for (i = 0; i < s->n_dh; i++)
+		if (s->dh[i].bits == sh->dh_bits && s->dh[i].name == name)
+			break;
+	if (i == s->n_dh) {
+		if (s->n_dh == SCAN_MAX_DH)
+			return 0;
+		s->dh[i] = (struct dh_seen){sh->dh_bits, name, rfc7919, 0};
+		s->n_dh++;
+	}
+	s->dh[i].suites++;
+	/* the weakest group is the one an attacker picks */
+	if (s->dh_bits == 0 || sh->dh_bits < s->dh_bits) {
+		s->dh_bits = sh->dh_bits;
+		s->dh_name = name;
+		s->dh_rfc7919 = rfc7919;
+	}
+	return (uint8_t)(i + 1);
+}
+
 static void note_kx(struct tls_scan *s, const struct server_hello *sh)
 {
 	if (sh->version <= V_TLS12) {
@@ -214,9 +298,133 @@ static void note_kx(struct tls_scan *s, const struct server_hello *sh)
 		else if (s->secure_reneg < 0)
 			s->secure_reneg = 0;
 	}
-	if (sh->dh_bits > 0 && s->dh_bits == 0) {
-		s->dh_bits = sh->dh_bits;
-		s->dh_name = dh_known_name(sh->dh_p, sh->dh_p_len, &s->dh_rfc7919);
+}
+
+static void note_suite(struct tls_scan *s, struct proto_scan *ps, const struct server_hello *sh)
+{
+	size_t k = ps->n_suites;
+
+	if (k >= SCAN_MAX_SUITES)
+		return;
+	ps->suites[k] = sh->cipher;
+	ps->kx_group[k] = sh->version <= V_TLS12 && (suite_flags(sh->cipher) & SUITE_ECDHE) ? sh->group : 0;
+	ps->kx_dh[k] = note_dh(s, sh);
+	ps->n_suites++;
+	ps->accepted = 1;
+	note_kx(s, sh);
+}
+
+/* ---------------------------------------------------------------- suite enumeration */
+
+#define ALERT_HANDSHAKE_FAILURE 40
+#define ALERT_INSUFFICIENT_SECURITY 71
+
+struct enum_ctx {
+	const struct target *t;
+	struct tls_scan *s;
+	struct proto_scan *ps;
+	struct error *e;
+	size_t unresolved;     /* candidates never tested (timeouts) */
+	bool version_refused;  /* the server refused the version itself */
+};
+
+/* The server said "none of these" in a way that cannot hide a suite:
+ * the usual alerts, or an answer with another version.  (Dovecot sends no
+ * alert at all: it just closes.) */
+static bool clean_refusal(const struct server_hello *sh, uint16_t v)
+{
+	if (sh->kind == SHK_ALERT)
+		return sh->alert_desc == ALERT_HANDSHAKE_FAILURE || sh->alert_desc == ALERT_PROTOCOL_VERSION ||
+		       sh->alert_desc == ALERT_INSUFFICIENT_SECURITY;
+	return (sh->kind == SHK_HELLO || sh->kind == SHK_HRR) && sh->version != v;
+}
+
+static void enum_set(struct enum_ctx *x, uint16_t *set, size_t n, bool top);
+
+/* Moves the finite-field DHE suites of set into b; returns how many. */
+static size_t take_dhe(uint16_t *set, size_t *n, uint16_t *b)
+{
+	size_t nb = 0, k = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (suite_flags(set[i]) & SUITE_DHE)
+			b[nb++] = set[i];
+		else
+			set[k++] = set[i];
+	}
+	*n = k;
+	return nb;
+}
+
+/*
+ * The set failed the handshake after `got` successes.  A failure need not
+ * mean "nothing left": the server may have picked a suite it cannot
+ * complete (a DHE suite without DH parameters) and would accept others.
+ * So the rest is tried again without the finite-field DHE suites (the
+ * known culprit, also when nothing succeeded yet: a server that prefers
+ * such a suite fails every full offer), and, after successes, in halves.
+ * A part that never succeeds is not split again, which keeps a server that
+ * answers every refusal by closing (Dovecot) from costing a probe per
+ * suite.
+ */
+static void retry_parts(struct enum_ctx *x, uint16_t *set, size_t n, size_t got, bool top)
+{
+	uint16_t dhe[CHUNK];
+	size_t nd;
+
+	if (n < 2 || (got == 0 && !top))
+		return;
+	nd = take_dhe(set, &n, dhe);
+	if (nd > 0 && n > 0) {
+		size_t before = x->ps->n_suites;
+
+		enum_set(x, set, n, false);
+		if (got > 0 || x->ps->n_suites > before)
+			enum_set(x, dhe, nd, false);
+		return;
+	}
+	if (got == 0) /* one kind of suite only: nothing hides behind a failure */
+		return;
+	n += nd; /* take_dhe moved them all, or none */
+	if (nd > 0)
+		memcpy(set, dhe, nd * sizeof(*set));
+	enum_set(x, set, n / 2, false);
+	enum_set(x, set + n / 2, n - n / 2, false);
+}
+
+/* Offers set until the server refuses it; every suite it picks is removed
+ * and recorded. */
+static void enum_set(struct enum_ctx *x, uint16_t *set, size_t n, bool top)
+{
+	struct server_hello sh;
+	uint16_t v = x->ps->version;
+	size_t got = 0;
+
+	while (n > 0) {
+		enum probe_rc rc = probe_hello(x->t, v, set, n, NULL, 0, &sh, x->s, x->e);
+
+		if (rc != PROBE_DONE) {
+			x->unresolved += n;
+			return;
+		}
+		if (answered(&sh, v) && remove_code(set, &n, sh.cipher)) {
+			note_suite(x->s, x->ps, &sh);
+			got++;
+			continue;
+		}
+		/* it named the suite that broke the handshake: the rest goes on */
+		if (sh.failed && sh.version == v && remove_code(set, &n, sh.cipher))
+			continue;
+		if (clean_refusal(&sh, v) || answered(&sh, v)) {
+			/* "no shared cipher", or an answer naming a suite we did not offer */
+			if (x->ps->n_suites == 0 &&
+			    ((sh.kind == SHK_ALERT && sh.alert_desc == ALERT_PROTOCOL_VERSION) ||
+			     (sh.kind != SHK_ALERT && sh.version != v)))
+				x->version_refused = true;
+			return;
+		}
+		retry_parts(x, set, n, got, top);
+		return;
 	}
 }
 
@@ -225,69 +433,72 @@ static int scan_version(const struct target *t, struct tls_scan *s, int idx, str
 {
 	static _Thread_local uint16_t cand[SCAN_MAX_SUITES];
 	struct proto_scan *ps = &s->proto[idx];
-	uint16_t v = versions[idx];
-	size_t nc = candidates(v, cand);
-	struct server_hello sh;
+	size_t nc = candidates(versions[idx], cand);
+	struct enum_ctx x = {t, s, ps, e, 0, false};
+	unsigned errors0 = s->errors;
 
 	ps->accepted = 0;
-	for (size_t start = 0; start < nc; start += CHUNK) {
+	for (size_t start = 0; start < nc && !x.version_refused; start += CHUNK) {
 		uint16_t chunk[CHUNK];
 		size_t n = nc - start < CHUNK ? nc - start : CHUNK;
 
 		memcpy(chunk, cand + start, n * sizeof(*chunk));
-		while (n > 0) {
-			if (probe_hello(t, v, chunk, n, NULL, 0, &sh, s, e) < 0) {
-				if (ps->n_suites == 0)
-					ps->accepted = -1;
-				return -1;
-			}
-			if (answered(&sh, v) && remove_code(chunk, &n, sh.cipher)) {
-				if (ps->n_suites < SCAN_MAX_SUITES)
-					ps->suites[ps->n_suites++] = sh.cipher;
-				ps->accepted = 1;
-				note_kx(s, &sh);
-				continue;
-			}
-			/* the version itself is refused: no need to try other chunks */
-			if (ps->n_suites == 0 &&
-			    ((sh.kind == SHK_ALERT && sh.alert_desc == ALERT_PROTOCOL_VERSION) ||
-			     (sh.kind == SHK_HELLO && sh.version != v)))
-				return 0;
-			break;
-		}
+		enum_set(&x, chunk, n, true);
+		if (ps->n_first == 0)
+			ps->n_first = ps->n_suites;
+		if (s->errors > errors0 && s->connections == 0)
+			break; /* nothing reaches TLS: do not try every chunk */
 	}
-	return 0;
+	if (x.unresolved > 0) {
+		char why[200];
+
+		snprintf(why, sizeof(why), _("%zu candidate suites unresolved: %s"), x.unresolved,
+			 s->errors > errors0 ? s->last_error
+					     : _("the server closes the connection without an alert"));
+		gap_add(&s->gaps, tls_version_name(ps->version), why);
+		if (ps->n_suites == 0)
+			ps->accepted = -1;
+	}
+	return s->connections == 0 && s->errors > errors0 ? -1 : 0;
 }
 
-static int scan_ssl2(const struct target *t, struct tls_scan *s, struct error *e)
+static void scan_ssl2(const struct target *t, struct tls_scan *s, struct error *e)
 {
 	uint8_t hello[256];
 	size_t n = hello_build_ssl2(hello);
 	struct server_hello sh;
 	struct proto_scan *ps = &s->proto[SCAN_SSL2];
 
-	if (probe(t, hello, n, &sh, s, e) < 0) {
+	if (probe(t, hello, n, &sh, s, e) != PROBE_DONE) {
 		ps->accepted = -1;
-		return -1;
+		gap_add(&s->gaps, "SSLv2", e->msg);
+		return;
 	}
 	ps->accepted = sh.kind == SHK_SSL2 && sh.n_ssl2 > 0;
 	ps->n_ssl2 = sh.n_ssl2;
 	memcpy(ps->ssl2, sh.ssl2_ciphers, sizeof(ps->ssl2));
-	return 0;
 }
 
+/* Offers two suites from the first offer set in reverse of the order the
+ * server picked them: a server that chooses takes its favourite again. */
 static void scan_order(const struct target *t, struct tls_scan *s, int idx, struct error *e)
 {
 	struct proto_scan *ps = &s->proto[idx];
 	uint16_t pair[2];
 	struct server_hello sh;
+	char item[80];
 
 	ps->server_order = -1;
-	if (ps->n_suites < 2)
+	if (ps->n_first < 2)
 		return;
-	pair[0] = ps->suites[ps->n_suites - 1];
+	pair[0] = ps->suites[ps->n_first - 1];
 	pair[1] = ps->suites[0];
-	if (probe_hello(t, ps->version, pair, 2, NULL, 0, &sh, s, e) < 0 || !answered(&sh, ps->version))
+	if (probe_hello(t, ps->version, pair, 2, NULL, 0, &sh, s, e) != PROBE_DONE) {
+		snprintf(item, sizeof(item), _("%s suite order"), tls_version_name(ps->version));
+		gap_add(&s->gaps, item, e->msg);
+		return;
+	}
+	if (!answered(&sh, ps->version))
 		return;
 	if (sh.cipher == pair[1])
 		ps->server_order = 1;
@@ -320,8 +531,10 @@ static void scan_groups(const struct target *t, struct tls_scan *s, struct error
 		if (v == V_TLS13 || group_is_ecc(all[i]))
 			groups[ng++] = all[i];
 	while (ng > 0 && s->n_groups < SCAN_MAX_GROUPS) {
-		if (probe_hello(t, v, suites, ns > CHUNK ? CHUNK : ns, groups, ng, &sh, s, e) < 0)
+		if (probe_hello(t, v, suites, ns > CHUNK ? CHUNK : ns, groups, ng, &sh, s, e) != PROBE_DONE) {
+			gap_add(&s->gaps, _("key exchange groups"), e->msg);
 			return;
+		}
 		if (!answered(&sh, v) || !remove_code(groups, &ng, sh.group))
 			return;
 		s->groups[s->n_groups++] = sh.group;

@@ -7,6 +7,14 @@
  * chunks of at most 64 (some servers ignore suites past the 64th): offer
  * a chunk, note the suite the server picks, remove it, repeat until the
  * server refuses.  That costs accepted + chunks connections per version.
+ * A refusal that is not a clean "no shared cipher" (the connection closed,
+ * an internal error: Dovecot picking a DHE suite without DH parameters)
+ * does not end the chunk: the rest is split in halves and each half is
+ * tried again, so a suite that breaks the handshake never hides others.
+ *
+ * A probe that times out is retried once with three times the deadline; if
+ * that times out too, the item is a gap ("could not test"), never a
+ * property of the server.
  */
 #ifndef MH_TLSSCAN_H
 #define MH_TLSSCAN_H
@@ -21,12 +29,39 @@ enum { SCAN_SSL2, SCAN_SSL3, SCAN_TLS10, SCAN_TLS11, SCAN_TLS12, SCAN_TLS13, SCA
 
 #define SCAN_MAX_SUITES 400
 #define SCAN_MAX_GROUPS 48
+#define SCAN_MAX_DH 8
+#define SCAN_MAX_GAPS 16
+
+/* Something that could not be tested, and why (a timeout, no connection). */
+struct gap {
+	char item[80];              /* translated: "TLSv1.3", "key exchange groups" */
+	char why[200];
+};
+
+struct gap_list {
+	struct gap v[SCAN_MAX_GAPS];
+	size_t n;
+};
+
+/* Records a gap (the first SCAN_MAX_GAPS are kept). */
+void gap_add(struct gap_list *g, const char *item, const char *why);
+
+/* A finite-field DH group a server used, with how many suites used it. */
+struct dh_seen {
+	int bits;
+	const char *name;           /* well-known name or NULL = custom prime */
+	bool rfc7919;
+	unsigned suites;
+};
 
 struct proto_scan {
 	uint16_t version;
 	int accepted;               /* 1 yes, 0 no, -1 could not tell */
 	uint16_t suites[SCAN_MAX_SUITES]; /* accepted, in the order found */
+	uint16_t kx_group[SCAN_MAX_SUITES]; /* per suite: ECDHE curve it used, or 0 */
+	uint8_t kx_dh[SCAN_MAX_SUITES];    /* per suite: 1 + index into tls_scan.dh, or 0 */
 	size_t n_suites;
+	size_t n_first;             /* suites found in the first chunk with any (same offer set) */
 	uint32_t ssl2[SH_MAX_SSL2];
 	size_t n_ssl2;
 	int server_order;           /* 1 server chooses, 0 client, -1 unknown / n.a. */
@@ -36,7 +71,11 @@ struct tls_scan {
 	struct proto_scan proto[SCAN_NPROTO];
 	uint16_t groups[SCAN_MAX_GROUPS]; /* accepted key exchange groups, server order */
 	size_t n_groups;
-	int dh_bits;                /* DHE prime size, 0 = no DHE suite accepted */
+	/* every DH group seen (per suite in proto_scan.kx_dh); the weakest one
+	 * also in dh_bits/dh_name/dh_rfc7919 */
+	struct dh_seen dh[SCAN_MAX_DH];
+	size_t n_dh;
+	int dh_bits;                /* weakest DHE prime size, 0 = no DHE suite accepted */
 	const char *dh_name;        /* "ffdhe2048", "RFC 3526 MODP 2048"..., NULL = custom */
 	bool dh_rfc7919;
 	int compression;            /* 1 DEFLATE accepted, 0 no, -1 unknown */
@@ -44,6 +83,9 @@ struct tls_scan {
 	unsigned connections;
 	unsigned errors;            /* probes that failed below the TLS layer */
 	char last_error[256];       /* the last such failure */
+	bool starttls_refused;      /* STARTTLS was advertised, then refused (454) */
+	bool stalled;               /* a probe timed out twice: the rest is not tried */
+	struct gap_list gaps;       /* what could not be tested */
 };
 
 /* Scans t.  Fails (could not test) only when no probe could reach the TLS

@@ -194,6 +194,14 @@ int cli_selftest(struct env *env, const struct cli_opts *o)
 	res = xcalloc(n, sizeof(*res));
 	for (size_t i = 0; i < n; i++)
 		res[i].spec = specs[i];
+	{
+		double load;
+		int jobs = selftest_jobs(&so, n, &load);
+
+		if (jobs < so.jobs && (size_t)so.jobs <= n)
+			msg_warn(_("testing %d port(s) at a time, not %d: the load average is %.1f on %ld CPU(s)"),
+				 jobs, so.jobs, load, sysconf(_SC_NPROCESSORS_ONLN));
+	}
 	selftest_run(&so, res, n);
 	rc = selftest_emit(env, o, fmt, &so, res, n);
 	for (size_t i = 0; i < n; i++)
