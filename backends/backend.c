@@ -147,6 +147,7 @@ void plan_free(struct plan *p)
 	free(p->changes);
 	sl_free(&p->notes);
 	sl_free(&p->settings);
+	sl_free(&p->conflicts);
 	expect_list_free(&p->expect);
 	memset(p, 0, sizeof(*p));
 }

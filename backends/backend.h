@@ -183,6 +183,10 @@ struct plan {
 	struct strlist notes;    /* translated remarks shown with the diff */
 	struct strlist settings; /* "name = value" lines this plan sets, for Explain */
 	struct expect_list expect; /* what the server must end up with (above) */
+	/* Lines of the admin's files that would have overridden the plan and
+	 * that the plan therefore changes, translated, "FILE:LINE: ...";
+	 * shown before anything else. */
+	struct strlist conflicts;
 };
 
 void plan_add_change(struct plan *p, const char *path, bool existed,

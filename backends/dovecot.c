@@ -432,6 +432,50 @@ static const struct conf_setting *conf_find(const struct conf *c, const char *ke
 	return NULL;
 }
 
+/* "ssl_server_cert_file" -> "ssl_server/cert_file"; NULL for other names. */
+static char *filter_form(const char *name)
+{
+	return strncmp(name, "ssl_server_", 11) == 0 ? xasprintf("ssl_server/%s", name + 11) : NULL;
+}
+
+/* The setting that decides name in scope: the most specific filter that
+ * sets it wins over a global, whatever the order (Dovecot warns that a
+ * later global setting cannot change an earlier filter). */
+static const struct conf_setting *origin_in(const struct conf *c, const char *scope,
+					    const char *name)
+{
+	struct strlist prefixes = STRLIST_INIT;
+	char *ff = filter_form(name);
+	const struct conf_setting *found = NULL;
+
+	/* most specific first: the whole filter path, each of its
+	 * filters, then the global setting ("") */
+	if (*scope) {
+		char *copy = xstrdup(scope), *save = NULL;
+
+		sl_add_owned(&prefixes, xasprintf("%s/", scope));
+		if (strchr(scope, '/'))
+			for (char *f = strtok_r(copy, "/", &save); f; f = strtok_r(NULL, "/", &save))
+				sl_add_owned(&prefixes, xasprintf("%s/", f));
+		free(copy);
+	}
+	sl_add(&prefixes, "");
+	for (size_t k = 0; k < prefixes.n && found == NULL; k++) {
+		char *key = xasprintf("%s%s", prefixes.v[k], name);
+		/* a name and its ssl_server/ form are one setting */
+		char *alt = ff ? xasprintf("%s%s", prefixes.v[k], ff) : NULL;
+
+		for (size_t i = c->n; i-- > 0 && found == NULL;)
+			if (strcmp(c->v[i].key, key) == 0 || (alt && strcmp(c->v[i].key, alt) == 0))
+				found = &c->v[i];
+		free(key);
+		free(alt);
+	}
+	sl_free(&prefixes);
+	free(ff);
+	return found;
+}
+
 static bool listener_closed(const struct conf *c, const struct listener *l, const char *skip_file)
 {
 	char *key = xasprintf("service %s/inet_listener %s/port", l->service, l->name);
@@ -737,6 +781,15 @@ static int dovecot_detect(const struct env *env, struct server_info *si)
 /* Plan                                                                */
 /* ------------------------------------------------------------------ */
 
+/* A file of the admin's that the plan edits: its text as read and as
+ * edited so far. */
+struct pending {
+	char *path;
+	char *old;
+	size_t old_len;
+	char *text;
+};
+
 struct plan_ctx {
 	const struct env *env;
 	const struct server_info *si;
@@ -746,6 +799,8 @@ struct plan_ctx {
 	char *dropin;           /* server path */
 	struct tvars *v;
 	struct plan *p;
+	struct pending *pend;   /* files the plan edits besides the drop-in */
+	size_t n_pend;
 };
 
 static int check_answers(const struct answers *a, struct error *e)
@@ -1000,60 +1055,261 @@ static bool dropin_in_confd(const char *dropin)
 	return n >= sizeof(tail) - 1 && strcmp(dropin + n - (sizeof(tail) - 1), tail) == 0;
 }
 
+/* The admin's file at path as the plan has edited it so far. */
+static struct pending *pending_get(struct plan_ctx *x, const char *path, struct error *e)
+{
+	struct pending *pd;
+	bool existed;
+	char *old;
+	size_t len;
+
+	for (size_t i = 0; i < x->n_pend; i++)
+		if (strcmp(x->pend[i].path, path) == 0)
+			return &x->pend[i];
+	if (read_current(x->env, path, &existed, &old, &len, e) < 0)
+		return NULL;
+	if (!existed) {
+		free(old);
+		err_set(e, _("cannot read %s"), path);
+		return NULL;
+	}
+	x->pend = xrealloc(x->pend, (x->n_pend + 1) * sizeof(*x->pend));
+	pd = &x->pend[x->n_pend++];
+	pd->path = xstrdup(path);
+	pd->old = old;
+	pd->old_len = len;
+	pd->text = xstrndup(old, len);
+	return pd;
+}
+
+static void pending_flush(struct plan_ctx *x)
+{
+	for (size_t i = 0; i < x->n_pend; i++) {
+		struct pending *pd = &x->pend[i];
+
+		add_if_changed(x->p, pd->path, true, pd->old, pd->old_len, pd->text, 0644);
+		free(pd->path);
+		free(pd->old);
+		free(pd->text);
+	}
+	free(x->pend);
+	x->pend = NULL;
+	x->n_pend = 0;
+}
+
 /* The one edit to a packaged file: make dovecot.conf read our drop-in. */
 static int plan_include(struct plan_ctx *x, struct error *e)
 {
 	const char *main_file = x->si->config_file;
-	char *old, *rel;
-	struct strbuf sb = STRBUF_INIT;
+	struct pending *pd;
+	char *rel, *text;
 	size_t len;
-	bool existed;
 
 	if (x->conf.includes_dropin)
 		return 0;
-	if (read_current(x->env, main_file, &existed, &old, &len, e) < 0)
+	if ((pd = pending_get(x, main_file, e)) == NULL)
 		return -1;
-	if (!existed) {
-		free(old);
-		return err_set(e, _("cannot read %s"), main_file);
-	}
 	rel = dropin_in_confd(x->dropin) ? xstrdup("conf.d/" DROPIN_NAME) : xstrdup(DROPIN_NAME);
-	sb_add(&sb, old, len);
-	if (len && old[len - 1] != '\n')
-		sb_addc(&sb, '\n');
-	sb_addf(&sb, "!include_try %s\n", rel);
-	char *new_text = sb_detach(&sb);
-
-	add_if_changed(x->p, main_file, true, old, len, new_text, 0644);
+	len = strlen(pd->text);
+	text = xasprintf("%s%s!include_try %s\n", pd->text,
+			 len && pd->text[len - 1] != '\n' ? "\n" : "", rel);
+	free(pd->text);
+	pd->text = text;
 	sl_add_owned(&x->p->notes,
 		     xasprintf(_("%s does not include conf.d/*.conf: one line '!include_try %s' "
 				 "is appended to it."), main_file, rel));
-	free(new_text);
 	free(rel);
-	free(old);
 	return 0;
 }
 
-/* Settings read after our drop-in override it: say where (local.conf on
- * Debian, a later conf.d file, or dovecot.conf after the include). */
-static void plan_override_notes(struct plan_ctx *x, const struct conf *ours)
+/* "#" before line n (1-based) of text, keeping its indentation, with the
+ * marker comment above it.  New string. */
+static char *comment_line(const char *text, int n, const char *marker)
 {
-	struct strlist seen = STRLIST_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	const char *l = text;
 
-	if (!x->conf.dropin_pos_set)
-		return;
-	for (size_t i = x->conf.dropin_pos; i < x->conf.n; i++) {
-		const struct conf_setting *s = &x->conf.v[i];
+	for (int i = 1; *l; i++) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) + 1 : strlen(l);
 
-		if (strcmp(s->file, x->dropin) == 0 || conf_find(ours, s->key, NULL) == NULL ||
-		    protocol_listed(&seen, s->key))
-			continue;
-		sl_add(&seen, s->key);
-		sl_add_owned(&x->p->notes,
-			     xasprintf(_("%s sets %s = %s after mailharden's file, so that value "
-					 "wins: remove it there."), s->file, s->key, s->value));
+		if (i == n) {
+			size_t ind = strspn(l, " \t");
+
+			sb_add(&sb, l, ind);
+			sb_addf(&sb, "# %s\n", marker);
+			sb_add(&sb, l, ind);
+			sb_addc(&sb, '#');
+			sb_add(&sb, l + ind, len - ind);
+		} else {
+			sb_add(&sb, l, len);
+		}
+		l += len;
 	}
-	sl_free(&seen);
+	return sb_detach(&sb);
+}
+
+/* Line n of text (1-based) without its newline.  New string or NULL. */
+static char *line_of(const char *text, int n)
+{
+	const char *l = text;
+
+	for (int i = 1; l && *l; i++) {
+		const char *end = strchr(l, '\n');
+
+		if (i == n)
+			return xstrndup(l, end ? (size_t)(end - l) : strlen(l));
+		l = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* A line that holds nothing but "name = value" (comment allowed): one
+ * that can be commented out without touching anything else. */
+static bool single_statement(const char *raw, const char *key)
+{
+	char *copy = xstrdup(raw), *line;
+	const char *name = strrchr(key, '/') ? strrchr(key, '/') + 1 : key;
+	size_t n = strlen(name);
+	bool ok;
+
+	strip_comment(copy);
+	line = trim(copy);
+	ok = strpbrk(line, "{}") == NULL && strncmp(line, name, n) == 0 &&
+	     line[n + strspn(line + n, " \t")] == '=';
+	free(copy);
+	return ok;
+}
+
+static bool is_global_key(const char *key, const char *name)
+{
+	char *ff = filter_form(name);
+	bool g = strcmp(key, name) == 0 || (ff && strcmp(key, ff) == 0);
+
+	free(ff);
+	return g;
+}
+
+/* The setting that would decide ex, when it is one of the admin's lines
+ * that wins over the drop-in: a filter's (a filter beats any global), or
+ * a global read after the drop-in (local.conf, a conf.d file sorting after
+ * it, dovecot.conf after the include). */
+static const struct conf_setting *overriding(const struct plan_ctx *x,
+					     const struct expectation *ex)
+{
+	const struct conf_setting *s = origin_in(&x->conf, ex->scope, ex->name);
+	size_t pos = x->conf.dropin_pos_set ? x->conf.dropin_pos : x->conf.n;
+
+	if (s == NULL || strcmp(s->file, x->dropin) == 0)
+		return NULL;
+	if (is_global_key(s->key, ex->name) && (size_t)(s - x->conf.v) < pos)
+		return NULL;
+	return s;
+}
+
+/* A value short enough for a one-line message: long cipher lists are cut. */
+static char *shortened(const char *v)
+{
+	return strlen(v) > 40 ? xasprintf("%.37s...", v) : xstrdup(v);
+}
+
+static int resolve_one(struct plan_ctx *x, const struct expectation *ex,
+		       const struct conf_setting *s, struct error *e)
+{
+	size_t n = strlen(x->si->config_dir);
+	struct pending *pd;
+	char *raw, *marker, *text, *want;
+	bool ok;
+
+	if (strncmp(s->file, x->si->config_dir, n) != 0 || s->file[n] != '/')
+		return err_set(e, _("%s:%d: %s = %s overrides mailharden's %s = %s, and the file is "
+				    "outside %s: change it there; nothing was written"),
+			       s->file, s->line, ex->name, s->value, ex->name, ex->want,
+			       x->si->config_dir);
+	if ((pd = pending_get(x, s->file, e)) == NULL)
+		return -1;
+	raw = line_of(pd->text, s->line);
+	ok = raw && single_statement(raw, s->key);
+	free(raw);
+	if (!ok)
+		return err_set(e, _("%s:%d: %s = %s overrides mailharden's %s = %s, and the line holds "
+				    "more than that setting: change it there; nothing was written"),
+			       s->file, s->line, ex->name, s->value, ex->name, ex->want);
+	want = shortened(ex->want);
+	marker = xasprintf("mailharden: the next line is disabled: it is weaker than profile %s "
+			   "(%s = %s, set in %s)", x->a->profile->name, ex->name, want, x->dropin);
+	text = comment_line(pd->text, s->line, marker);
+	free(pd->text);
+	pd->text = text;
+	free(marker);
+	sl_add_owned(&x->p->conflicts,
+		     xasprintf(_("%s:%d: %s = %s would win over mailharden's %s (%s); the plan "
+				 "comments it out"), s->file, s->line, ex->name, s->value, want,
+			       ex->scope_label));
+	free(want);
+	return 0;
+}
+
+static int by_line_desc(const void *a, const void *b)
+{
+	const struct conf_setting *x = *(const struct conf_setting *const *)a;
+	const struct conf_setting *y = *(const struct conf_setting *const *)b;
+	int c = strcmp(x->file, y->file);
+
+	return c ? c : y->line - x->line;
+}
+
+/*
+ * Every line of the admin's that would still win with a weaker value is
+ * commented out, in the same checkpoint, under a marker comment; later
+ * lines of a file first, so line numbers stay right.  A line that cannot
+ * be changed safely stops the plan, naming it.
+ */
+static int plan_resolve(struct plan_ctx *x, struct error *e)
+{
+	const struct conf_setting **hit = xcalloc(x->p->expect.n + 1, sizeof(*hit));
+	const struct expectation **why = xcalloc(x->p->expect.n + 1, sizeof(*why));
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < x->p->expect.n; i++) {
+		const struct expectation *ex = &x->p->expect.items[i];
+		const struct conf_setting *s = overriding(x, ex);
+		bool dup = false;
+
+		if (s == NULL || expect_judge(ex, s->value) != EXPECT_WEAKER)
+			continue;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = hit[k] == s;
+		if (!dup) {
+			hit[n] = s;
+			why[n++] = ex;
+		}
+	}
+	/* sort the pairs together: why follows hit */
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			if (by_line_desc(&hit[i], &hit[k]) > 0) {
+				const struct conf_setting *t = hit[i];
+				const struct expectation *u = why[i];
+
+				hit[i] = hit[k];
+				hit[k] = t;
+				why[i] = why[k];
+				why[k] = u;
+			}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = resolve_one(x, why[i], hit[i], e);
+	/* said in file order: the edits ran bottom up */
+	for (size_t i = 0, j = x->p->conflicts.n; rc == 0 && n && i < --j; i++) {
+		char *t = x->p->conflicts.v[i];
+
+		x->p->conflicts.v[i] = x->p->conflicts.v[j];
+		x->p->conflicts.v[j] = t;
+	}
+	free(hit);
+	free(why);
+	return rc;
 }
 
 /* "service imap-login/inet_listener imap/port" + "0" ->
@@ -1231,7 +1487,6 @@ static int plan_render(struct plan_ctx *x, struct error *e)
 	conf_parse_text(&ours, x->dropin, text, 0);
 	plan_settings(x, &ours);
 	plan_expect(x, &ours);
-	plan_override_notes(x, &ours);
 	conf_free(&ours);
 	free(old);
 	free(text);
@@ -1267,8 +1522,10 @@ static int dovecot_plan(const struct env *env, const struct server_info *si,
 	}
 	served_protocols(env, si, &x.conf);
 	x.v = tvars_new();
-	if (plan_vars(&x, e) == 0 && plan_include(&x, e) == 0 && plan_render(&x, e) == 0)
+	if (plan_vars(&x, e) == 0 && plan_render(&x, e) == 0 && plan_resolve(&x, e) == 0 &&
+	    plan_include(&x, e) == 0)
 		rc = 0;
+	pending_flush(&x);
 	tvars_free(x.v);
 	conf_free(&x.conf);
 	free(x.dropin);
@@ -1524,12 +1781,6 @@ static const char *kv_get(const struct strlist *keys, const struct strlist *valu
 	return NULL;
 }
 
-/* "ssl_server_cert_file" -> "ssl_server/cert_file"; NULL for other names. */
-static char *filter_form(const char *name)
-{
-	return strncmp(name, "ssl_server_", 11) == 0 ? xasprintf("ssl_server/%s", name + 11) : NULL;
-}
-
 /* "-f protocol=imap" per filter section of scope ("local 10.0.0.1/24"
  * asks as local=10.0.0.1). */
 static void scope_args(const char *scope, struct strlist *args)
@@ -1596,44 +1847,6 @@ static int doveconf_ask(const struct env *env, const struct server_info *si, con
 	sl_free(&args);
 	free(tool_conf);
 	return rc;
-}
-
-/* The setting that decides name in scope: the most specific filter that
- * sets it wins over a global, whatever the order (Dovecot warns that a
- * later global setting cannot change an earlier filter). */
-static const struct conf_setting *origin_in(const struct conf *c, const char *scope,
-					    const char *name)
-{
-	struct strlist prefixes = STRLIST_INIT;
-	char *ff = filter_form(name);
-	const struct conf_setting *found = NULL;
-
-	/* most specific first: the whole filter path, each of its
-	 * filters, then the global setting ("") */
-	if (*scope) {
-		char *copy = xstrdup(scope), *save = NULL;
-
-		sl_add_owned(&prefixes, xasprintf("%s/", scope));
-		if (strchr(scope, '/'))
-			for (char *f = strtok_r(copy, "/", &save); f; f = strtok_r(NULL, "/", &save))
-				sl_add_owned(&prefixes, xasprintf("%s/", f));
-		free(copy);
-	}
-	sl_add(&prefixes, "");
-	for (size_t k = 0; k < prefixes.n && found == NULL; k++) {
-		char *key = xasprintf("%s%s", prefixes.v[k], name);
-		/* a name and its ssl_server/ form are one setting */
-		char *alt = ff ? xasprintf("%s%s", prefixes.v[k], ff) : NULL;
-
-		for (size_t i = c->n; i-- > 0 && found == NULL;)
-			if (strcmp(c->v[i].key, key) == 0 || (alt && strcmp(c->v[i].key, alt) == 0))
-				found = &c->v[i];
-		free(key);
-		free(alt);
-	}
-	sl_free(&prefixes);
-	free(ff);
-	return found;
 }
 
 /* "file:line" with the stage directory named as the real one. */

@@ -525,6 +525,32 @@ static bool stronger_client_level(const char *v)
 	return false;
 }
 
+/*
+ * Postfix uses the last of several settings of a name.  The plan sets the
+ * last one; the earlier ones are commented out under a marker saying why,
+ * and each is named as a conflict (the admin may have edited the wrong one).
+ */
+static void mark_duplicates(struct plan_ctx *x, const char *name, const char *value)
+{
+	size_t lines[32], n = maincf_lines(x->main_cf, name, lines, ARRAY_LEN(lines));
+	size_t last = maincf_line(x->main_cf, name);
+	char *marker, *path;
+
+	if (n < 2)
+		return;
+	path = path_join(x->si->config_dir, "main.cf");
+	for (size_t i = 0; i + 1 < n && i < ARRAY_LEN(lines); i++)
+		sl_add_owned(&x->p->conflicts,
+			     xasprintf(_("%s:%zu: %s is set again at line %zu, and Postfix uses the last "
+					 "one; the plan comments out the earlier one and sets %s = %s "
+					 "there"), path, lines[i], name, last, name, value));
+	marker = xasprintf("mailharden: the next setting is disabled: %s is set again below, and "
+			   "Postfix uses the last one", name);
+	maincf_comment_earlier(x->main_cf, name, marker);
+	free(marker);
+	free(path);
+}
+
 static void set_main(struct plan_ctx *x, const char *name, const char *wanted)
 {
 	const char *current = maincf_get(x->main_cf, name);
@@ -539,6 +565,7 @@ static void set_main(struct plan_ctx *x, const char *name, const char *wanted)
 		value = merged_list(current, wanted);
 	else
 		value = xstrdup(wanted);
+	mark_duplicates(x, name, value);
 	maincf_set(x->main_cf, name, value);
 	sl_add_owned(&x->p->settings, xasprintf("%s = %s", name, value));
 	free(value);
@@ -884,7 +911,81 @@ static const char *intended(const struct plan_ctx *x, const struct cf_file *opts
 	return v ? v : maincf_get(x->wanted, name);
 }
 
-static int expect_service(struct plan_ctx *x, size_t i, unsigned role, struct error *e)
+/* "$name" / "${name}" as the planned main.cf has it (one level); else v. */
+static const char *expand_ref(const struct plan_ctx *x, const char *v, char **buf)
+{
+	size_t n = strlen(v);
+
+	*buf = NULL;
+	if (n > 1 && v[0] == '$' && v[1] != '{' && strspn(v + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") == n - 1)
+		*buf = xstrdup(v + 1);
+	else if (n > 3 && strncmp(v, "${", 2) == 0 && v[n - 1] == '}')
+		*buf = xstrndup(v + 2, n - 3);
+	if (*buf == NULL)
+		return v;
+	v = maincf_get(x->main_cf, *buf);
+	return v ? v : "";
+}
+
+static enum expect_state judge_value(const struct pf_rule *r, const char *want, const char *got)
+{
+	struct expectation t;
+
+	memset(&t, 0, sizeof(t));
+	t.want = (char *)want;
+	t.cmp = r->cmp;
+	t.scale = (char *)r->scale;
+	return expect_judge(&t, got);
+}
+
+/*
+ * A "-o" of the admin's on a service of a chosen role that is weaker than
+ * intended would win over main.cf: it is commented out under a marker when
+ * main.cf's planned value then holds, else replaced by the intended value.
+ * Named as a conflict with its line in master.cf as it is now.
+ */
+static void resolve_option(struct plan_ctx *x, size_t i, const struct pf_rule *r,
+			   const char *want, const struct cf_file *orig)
+{
+	/* copies: the edits below reparse the entry */
+	char *svc = xstrdup(mastercf_field(x->master_cf, i, MF_SERVICE));
+	char *type = xstrdup(mastercf_field(x->master_cf, i, MF_TYPE));
+	const char *cur = mastercf_option(x->master_cf, i, r->name);
+	const char *main_v = maincf_get(x->main_cf, r->name);
+	char *ref = NULL, *value, *path, *marker;
+	int o = orig ? mastercf_find_service(orig, svc, type) : -1;
+	size_t line;
+	bool inherit;
+
+	if (cur == NULL || judge_value(r, want, expand_ref(x, cur, &ref)) != EXPECT_WEAKER) {
+		free(ref);
+		free(svc);
+		free(type);
+		return;
+	}
+	free(ref);
+	value = xstrdup(cur);
+	line = o >= 0 ? mastercf_option_line(orig, (size_t)o, r->name) : 0;
+	inherit = main_v && judge_value(r, want, main_v) == EXPECT_HOLDS;
+	path = path_join(x->si->config_dir, "master.cf");
+	marker = xasprintf("mailharden: the next option is disabled: it is weaker than profile %s "
+			   "(%s = %s)", x->a->profile->name, r->name, want);
+	mastercf_comment_option(x->master_cf, i, r->name, marker);
+	if (!inherit)
+		mastercf_set_option(x->master_cf, i, r->name, want);
+	sl_add_owned(&x->p->conflicts,
+		     xasprintf(_("%s:%zu: -o %s=%s on service %s/%s would win over mailharden's %s; "
+				 "the plan comments it out%s"), path, line, r->name, value, svc, type,
+			       want, inherit ? _(" (main.cf's value applies)") : _(" and sets the intended value")));
+	free(marker);
+	free(path);
+	free(value);
+	free(svc);
+	free(type);
+}
+
+static int expect_service(struct plan_ctx *x, size_t i, unsigned role,
+			  const struct cf_file *orig, struct error *e)
 {
 	const char *svc = mastercf_field(x->master_cf, i, MF_SERVICE);
 	const char *type = mastercf_field(x->master_cf, i, MF_TYPE);
@@ -910,8 +1011,10 @@ static int expect_service(struct plan_ctx *x, size_t i, unsigned role, struct er
 	for (size_t k = 0; k < ARRAY_LEN(pf_rules); k++) {
 		const char *want = intended(x, opts, pf_rules[k].name);
 
-		if ((pf_rules[k].roles & role) && want)
-			expect_one(x, scope, label, &pf_rules[k], want, role);
+		if (!(pf_rules[k].roles & role) || want == NULL)
+			continue;
+		resolve_option(x, i, &pf_rules[k], want, orig);
+		expect_one(x, scope, label, &pf_rules[k], want, role);
 	}
 	free(label);
 	free(scope);
@@ -924,6 +1027,9 @@ static int expect_service(struct plan_ctx *x, size_t i, unsigned role, struct er
 static int plan_expect(struct plan_ctx *x, struct error *e)
 {
 	struct strlist names = STRLIST_INIT;
+	struct cf_file *orig = NULL;
+	struct error ignored;
+	int rc = 0;
 
 	maincf_names(x->wanted, &names);
 	for (size_t i = 0; i < names.n; i++) {
@@ -937,7 +1043,10 @@ static int plan_expect(struct plan_ctx *x, struct error *e)
 				   : maincf_get(x->wanted, names.v[i]), x->a->roles);
 	}
 	sl_free(&names);
-	for (size_t i = 0; i < mastercf_count(x->master_cf); i++) {
+	/* for the line numbers of the file as the admin has it now */
+	if (mastercf_parse("master.cf", x->master_old, x->master_old_len, &orig, &ignored) < 0)
+		orig = NULL;
+	for (size_t i = 0; rc == 0 && i < mastercf_count(x->master_cf); i++) {
 		const char *cmd = mastercf_field(x->master_cf, i, MF_COMMAND);
 		const char *type = mastercf_field(x->master_cf, i, MF_TYPE);
 		unsigned role;
@@ -951,10 +1060,11 @@ static int plan_expect(struct plan_ctx *x, struct error *e)
 			role = service_role(x->master_cf, i);
 		else
 			continue;
-		if ((role & x->a->roles) && expect_service(x, i, role, e) < 0)
-			return -1;
+		if (role & x->a->roles)
+			rc = expect_service(x, i, role, orig, e);
 	}
-	return 0;
+	cf_free(orig);
+	return rc;
 }
 
 /* Cyrus SASL for smtpd reads sasl/smtpd.conf below the config directory:
@@ -1061,7 +1171,11 @@ static int postconf_run(const struct env *env, const struct server_info *si, con
 		for (char *l = strtok_r(r.err, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 			char *at = strstr(l, tool_dir);
 
-			if (raw)
+			/* named as the admin knows the file, never the stage */
+			if (raw && at)
+				sl_add_owned(raw, xasprintf("%.*s%s%s", (int)(at - l), l, si->config_dir,
+							    at + strlen(tool_dir)));
+			else if (raw)
 				sl_add(raw, l);
 			if (at)
 				sl_add_owned(warnings, xasprintf("%.*sDIR%s", (int)(at - l), l,
@@ -1088,8 +1202,27 @@ static bool in_list(const struct strlist *l, const char *s)
  * a warning the staged copy adds is an error.  Warnings the current
  * configuration already has are not ours to fix.
  */
+/* "unused parameter: mua_proto=..." for a parameter of the admin's that
+ * only a line the plan commented out used: not a fault of the new config.
+ * One the plan sets itself is (a name Postfix does not know). */
+static bool orphaned_by_plan(const struct plan *p, const char *warning)
+{
+	const char *at = strstr(warning, "unused parameter: ");
+	size_t n;
+
+	if (at == NULL || p->conflicts.n == 0)
+		return false;
+	at += 18;
+	n = strcspn(at, "=");
+	for (size_t i = 0; i < p->settings.n; i++)
+		if (strncmp(p->settings.v[i], at, n) == 0 && p->settings.v[i][n] == ' ')
+			return false;
+	return true;
+}
+
 static int postconf_check(const struct env *env, const struct server_info *si,
-			  const char *stage_dir, const char *flag, struct error *e)
+			  const struct plan *p, const char *stage_dir, const char *flag,
+			  struct error *e)
 {
 	struct strlist now = STRLIST_INIT, staged = STRLIST_INIT, raw = STRLIST_INIT;
 	int rc = 0;
@@ -1098,7 +1231,7 @@ static int postconf_check(const struct env *env, const struct server_info *si,
 		rc = -1;
 	} else if (staged.n && postconf_run(env, si, si->config_dir, flag, &now, NULL, NULL) == 0) {
 		for (size_t i = 0; i < staged.n && rc == 0; i++)
-			if (!in_list(&now, staged.v[i]))
+			if (!in_list(&now, staged.v[i]) && !orphaned_by_plan(p, staged.v[i]))
 				rc = err_set(e, _("postconf %s: %s"), flag, raw.v[i]);
 	} else if (staged.n) {
 		rc = err_set(e, _("postconf %s: %s"), flag, raw.v[0]);
@@ -1291,8 +1424,8 @@ static int postfix_validate(const struct env *env, const struct server_info *si,
 	if (si->binary == NULL || strchr(si->binary, '/') == NULL)
 		return err_set(e, _("postconf not found: cannot check the new configuration"));
 	backdate_stage(env, stage_dir);
-	if (postconf_check(env, si, stage_dir, "-n", e) < 0 ||
-	    postconf_check(env, si, stage_dir, "-M", e) < 0)
+	if (postconf_check(env, si, p, stage_dir, "-n", e) < 0 ||
+	    postconf_check(env, si, p, stage_dir, "-M", e) < 0)
 		return -1;
 	if (env->lab)
 		return 0;

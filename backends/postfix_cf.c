@@ -393,6 +393,20 @@ size_t maincf_line(const struct cf_file *f, const char *name)
 	return i < 0 ? 0 : f->items[i].first + 1;
 }
 
+size_t maincf_lines(const struct cf_file *f, const char *name, size_t *lines, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n_items; i++) {
+		if (strcmp(f->items[i].name, name) != 0)
+			continue;
+		if (n < max)
+			lines[n] = f->items[i].first + 1;
+		n++;
+	}
+	return n;
+}
+
 static bool has_header(const struct cf_file *f)
 {
 	size_t n = strlen(MAINCF_HEADER);
@@ -453,6 +467,25 @@ int maincf_comment_out(struct cf_file *f, const char *name)
 			n++;
 		}
 	}
+	if (n)
+		reparse(f);
+	return n;
+}
+
+int maincf_comment_earlier(struct cf_file *f, const char *name, const char *marker)
+{
+	int last = maincf_last(f, name), n = 0;
+	char *mline = xasprintf("# %s", marker);
+
+	/* bottom up, so the line numbers of those still to do stay right */
+	for (int i = last; i-- > 0;) {
+		if (strcmp(f->items[i].name, name) != 0)
+			continue;
+		comment_lines(f, f->items[i].first, f->items[i].last);
+		line_insert(f, f->items[i].first, mline);
+		n++;
+	}
+	free(mline);
 	if (n)
 		reparse(f);
 	return n;
@@ -794,6 +827,30 @@ int mastercf_set_option(struct cf_file *f, size_t entry, const char *name, const
 	if (changed)
 		reparse(f);
 	return changed;
+}
+
+int mastercf_comment_option(struct cf_file *f, size_t entry, const char *name, const char *marker)
+{
+	size_t lines[64], n;
+	const char *cur;
+	char *mline;
+
+	n = option_lines(f, &f->items[entry], name, lines, ARRAY_LEN(lines));
+	if (option_count(&f->items[entry], name, &cur) > n || !head_complete(f, entry)) {
+		entry_canonical(f, entry);
+		n = option_lines(f, &f->items[entry], name, lines, ARRAY_LEN(lines));
+	}
+	if (n == 0)
+		return 0;
+	mline = xasprintf("# %s", marker);
+	/* a comment line inside an entry does not end it (readlline) */
+	for (size_t i = n; i-- > 0;) {
+		comment_lines(f, lines[i], lines[i]);
+		line_insert(f, lines[i], mline);
+	}
+	free(mline);
+	reparse(f);
+	return (int)n;
 }
 
 int mastercf_set_field(struct cf_file *f, size_t entry, enum master_field field, const char *value)

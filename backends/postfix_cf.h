@@ -60,12 +60,18 @@ const char *maincf_get(const struct cf_file *f, const char *name);
 int maincf_set(struct cf_file *f, const char *name, const char *value);
 /* Returns how many settings were commented out. */
 int maincf_comment_out(struct cf_file *f, const char *name);
+/* Comments out every active setting of name but the last, each under a
+ * line "# marker".  Returns how many. */
+int maincf_comment_earlier(struct cf_file *f, const char *name, const char *marker);
 /* Active setting names in file order, each once (for iterating a rendered
  * template). */
 void maincf_names(const struct cf_file *f, struct strlist *names);
 
 /* 1-based line where the last active setting of name starts; 0 if none. */
 size_t maincf_line(const struct cf_file *f, const char *name);
+/* 1-based first lines of every active setting of name, in file order;
+ * returns how many (at most max are stored). */
+size_t maincf_lines(const struct cf_file *f, const char *name, size_t *lines, size_t max);
 
 /*
  * master.cf.  Entries are numbered 0..mastercf_count()-1 in file order; the
@@ -96,6 +102,10 @@ int mastercf_find_port(const struct cf_file *f, size_t from, int port, const cha
  * lines) is first rewritten as fields on one line and one argument per
  * line; comments inside that entry are then lost. */
 int mastercf_set_option(struct cf_file *f, size_t entry, const char *name, const char *value);
+/* Comments out every "-o name=..." of entry, each under an indented
+ * "# marker" line (the entry is first made one option per line if
+ * needed).  Returns how many. */
+int mastercf_comment_option(struct cf_file *f, size_t entry, const char *name, const char *marker);
 /* Replaces one field of entry, keeping the spacing around it. */
 int mastercf_set_field(struct cf_file *f, size_t entry, enum master_field field, const char *value);
 

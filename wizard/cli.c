@@ -291,6 +291,8 @@ static void print_plan(const struct job *j)
 {
 	char *diff = plan_diff(&j->plan);
 
+	for (size_t i = 0; i < j->plan.conflicts.n; i++)
+		fprintf(stderr, "%s %s\n", _("conflict:"), j->plan.conflicts.v[i]);
 	print_notes(&j->plan.notes);
 	if (*diff)
 		fputs(diff, stdout);

@@ -228,6 +228,14 @@ char *explain_plans(const struct plan *const *plans, size_t n)
 
 		if (p->server && p->server->backend)
 			sb_addf(&sb, "%s== %s ==\n\n", i ? "\n" : "", p->server->backend->display_name);
+		for (size_t j = 0; j < p->conflicts.n; j++) {
+			sb_addf(&sb, "%s\n", p->conflicts.v[j]);
+			add_wrapped(&sb, _("Why: this line was read after mailharden's setting, or sits in "
+					   "a filter or service that wins over it, so the server would "
+					   "have kept the weaker value. The changed line carries a "
+					   "\"mailharden:\" comment; rollback restores it."), "    ", 56);
+			sb_addc(&sb, '\n');
+		}
 		for (size_t j = 0; j < p->settings.n; j++) {
 			sb_addf(&sb, "%s\n", p->settings.v[j]);
 			add_wrapped(&sb, explain_setting(p->settings.v[j]), "    ", 56);

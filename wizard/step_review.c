@@ -159,7 +159,7 @@ static void review_add(struct review *rv, const char *tag, const char *label, in
 static bool have_notes(const struct wizard *w)
 {
 	for (size_t i = 0; i < w->n_srv; i++)
-		if (w->srv[i].selected && w->srv[i].plan.notes.n)
+		if (w->srv[i].selected && (w->srv[i].plan.notes.n || w->srv[i].plan.conflicts.n))
 			return true;
 	return false;
 }
@@ -199,6 +199,13 @@ static char *notes_text(const struct wizard *w)
 {
 	struct strbuf sb = STRBUF_INIT;
 
+	/* conflicts first: lines of the admin's that the plan changes */
+	for (size_t i = 0; i < w->n_srv; i++) {
+		const struct wserver *s = &w->srv[i];
+
+		for (size_t j = 0; s->selected && j < s->plan.conflicts.n; j++)
+			sb_addf(&sb, "%s %s\n\n", _("Conflict:"), s->plan.conflicts.v[j]);
+	}
 	for (size_t i = 0; i < w->n_srv; i++) {
 		const struct wserver *s = &w->srv[i];
 
