@@ -125,6 +125,22 @@ static bool has_note(const struct plan *p, const char *a, const char *b)
 	return false;
 }
 
+static bool has_conflict(const struct plan *p, const char *a, const char *b)
+{
+	for (size_t i = 0; i < p->conflicts.n; i++)
+		if (strstr(p->conflicts.v[i], a) && (b == NULL || strstr(p->conflicts.v[i], b)))
+			return true;
+	return false;
+}
+
+static const struct file_change *change_of(const struct plan *p, const char *path)
+{
+	for (size_t i = 0; i < p->n_changes; i++)
+		if (strcmp(p->changes[i].path, path) == 0)
+			return &p->changes[i];
+	return NULL;
+}
+
 static bool has_setting(const struct plan *p, const char *line)
 {
 	for (size_t i = 0; i < p->settings.n; i++)
@@ -602,9 +618,20 @@ static void test_override_notes(void **state)
 	tu_write(f.root, "etc/dovecot/conf.d/50-early.conf", "ssl_cipher_list = ALL\n");
 	fx_detect(&f);
 	assert_int_equal(fx_plan(&f, "imaps", "intermediate", NULL, NULL, NULL), 0);
-	assert_true(has_note(&f.plan, "/etc/dovecot/local.conf", "ssl_min_protocol"));
-	assert_true(has_note(&f.plan, "/etc/dovecot/conf.d/99-zz-site.conf", "ssl = yes"));
-	assert_false(has_note(&f.plan, "50-early.conf", NULL));
+	/* read after ours and weaker: conflicts, commented out under a marker */
+	assert_true(has_conflict(&f.plan, "/etc/dovecot/local.conf:2", "ssl_min_protocol = TLSv1"));
+	assert_true(has_conflict(&f.plan, "/etc/dovecot/conf.d/99-zz-site.conf:1", "ssl = yes"));
+	assert_false(has_conflict(&f.plan, "50-early.conf", NULL));
+	assert_null(change_of(&f.plan, "/etc/dovecot/conf.d/50-early.conf"));
+	{
+		const struct file_change *c = change_of(&f.plan, "/etc/dovecot/local.conf");
+
+		assert_non_null(c);
+		assert_string_equal(c->new_text,
+				    "# site\n# mailharden: the next line is disabled: it is weaker than "
+				    "profile intermediate (ssl_min_protocol = TLSv1.2, set in "
+				    "/etc/dovecot/conf.d/99-mailharden-tls.conf)\n#ssl_min_protocol = TLSv1\n");
+	}
 	fx_free(&f);
 }
 
