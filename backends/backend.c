@@ -148,6 +148,7 @@ void plan_free(struct plan *p)
 	sl_free(&p->notes);
 	sl_free(&p->settings);
 	sl_free(&p->conflicts);
+	free(p->intent);
 	expect_list_free(&p->expect);
 	memset(p, 0, sizeof(*p));
 }

@@ -79,6 +79,11 @@ struct server_info {
 	enum sasl_kind sasl_now;
 	char *sasl_socket;
 	char *sasl_socket_owner;
+	/* The server's own checker refuses its configuration (postconf,
+	 * doveconf -n): why has its first error line and, where known, the
+	 * version change that explains it.  usable may stay true: an apply
+	 * can repair what an upgrade broke (Dovecot 2.3 settings under 2.4). */
+	bool refused;
 };
 
 void server_info_free(struct server_info *si);
@@ -187,7 +192,30 @@ struct plan {
 	 * that the plan therefore changes, translated, "FILE:LINE: ...";
 	 * shown before anything else. */
 	struct strlist conflicts;
+	/* The answers the plan was made from, as JSON (plan_record_answers);
+	 * engine_apply keeps it in the checkpoint, so `verify` can plan the
+	 * same again later.  NULL: not recorded. */
+	char *intent;
 };
+
+/* Records a in p->intent (callers do this right after backend->plan). */
+void plan_record_answers(struct plan *p, const struct answers *a);
+
+/* What an apply intended, read back from its checkpoint. */
+struct intent {
+	char *checkpoint;  /* its id */
+	char *created;     /* ISO 8601 UTC */
+	unsigned roles;
+	char *profile;     /* name */
+	char *cert_file, *key_file, *dh_file; /* NULL: kept / none */
+	enum sasl_kind sasl;
+};
+/* The intent of the newest committed, not rolled back checkpoint that
+ * applied server ("postfix").  Returns 1 found, 0 none, -1 error. */
+int intent_last(const struct env *env, const char *server, struct intent *in, struct error *e);
+/* in as answers (pointers into in; profile NULL when unknown). */
+void intent_answers(const struct intent *in, struct answers *a);
+void intent_free(struct intent *in);
 
 void plan_add_change(struct plan *p, const char *path, bool existed,
 		     const char *old_text, size_t old_len,

@@ -741,6 +741,53 @@ static int dovecot_detect_config(const struct env *env, struct server_info *si)
 	return 0;
 }
 
+/* The line of doveconf's complaint that says what is wrong. */
+static const char *fatal_line(char *err)
+{
+	char *save = NULL, *first = NULL;
+
+	for (char *l = strtok_r(err, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strstr(l, "Fatal:") || strstr(l, "Error:"))
+			return l;
+		if (first == NULL)
+			first = l;
+	}
+	return first ? first : "";
+}
+
+/*
+ * doveconf -n on the live configuration: a Dovecot that refuses its own
+ * config is said to be so, with doveconf's error and, after an upgrade
+ * from 2.3, the version change that explains it.  Run from the host on a
+ * lab tree doveconf cannot judge (absolute includes lead to the host).
+ */
+static void detect_refusal(const struct env *env, struct server_info *si)
+{
+	char *conf = server_tool_path(env, si, si->config_file), *marker;
+	const char *argv[] = {si->binary, "-n", "-c", conf, NULL};
+	struct spawn_result r;
+	struct error e;
+
+	memset(&r, 0, sizeof(r));
+	if (doveconf_sees_root(env, si) && server_exec(env, si, argv, &r, &e) == 0 &&
+	    r.exit_code != 0) {
+		const char *line = fatal_line(r.err[0] ? r.err : r.out);
+
+		marker = config_version_marker(env, si->config_file);
+		si->refused = true;
+		si->roles_tls = 0;
+		if (generation_of(si->version) == GEN_24 && marker == NULL)
+			set_why(si, xasprintf(_("%s (the configuration is written for Dovecot 2.3 or "
+						"older, the installed Dovecot is %s: mailharden apply "
+						"migrates it)"), line, si->version));
+		else
+			set_why(si, xstrdup(line));
+		free(marker);
+	}
+	spawn_result_free(&r);
+	free(conf);
+}
+
 static int dovecot_detect(const struct env *env, struct server_info *si)
 {
 	bool have_config, have_binary;
@@ -774,6 +821,8 @@ static int dovecot_detect(const struct env *env, struct server_info *si)
 	si->openssl_version = server_openssl_version(env);
 	detect_roles(env, si);
 	si->usable = si->why == NULL;
+	if (si->usable)
+		detect_refusal(env, si);
 	return 0;
 }
 

@@ -233,6 +233,17 @@ static int begin_set(const struct env *env, const struct apply_set *s,
 	free(desc);
 	for (size_t i = 1; rc == 0 && i < s->n_plans; i++)
 		rc = txn_allow(*t, s->plans[i]->server->config_dir, e);
+	/* what each plan intended, for a later `verify` */
+	for (size_t i = 0; rc == 0 && i < s->n_plans; i++) {
+		const struct plan *p = s->plans[i];
+		char *key;
+
+		if (p->intent == NULL)
+			continue;
+		key = xasprintf("intent/%s", p->server->backend->name);
+		rc = txn_set_meta(*t, key, p->intent, e);
+		free(key);
+	}
 	if (rc < 0 && *t) {
 		struct error ignored;
 

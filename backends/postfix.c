@@ -270,6 +270,32 @@ static const char *find_config_dir(const struct env *env)
 	return NULL;
 }
 
+/* postconf -n on the live files: when Postfix itself refuses them, say it
+ * with postconf's own line. */
+static void detect_refusal(const struct env *env, struct server_info *si)
+{
+	char *dir;
+	struct spawn_result r = {0};
+	struct error e;
+	char buf[512];
+
+	if (si->binary == NULL)
+		return;
+	dir = server_tool_path(env, si, si->config_dir);
+	{
+		const char *argv[] = {si->binary, "-c", dir, "-n", NULL};
+
+		if (server_exec(env, si, argv, &r, &e) == 0 && r.exit_code != 0) {
+			si->refused = true;
+			si->roles_tls = 0;
+			free(si->why);
+			si->why = xstrdup(spawn_first_line(&r, buf, sizeof(buf)));
+		}
+	}
+	spawn_result_free(&r);
+	free(dir);
+}
+
 static int postfix_detect(const struct env *env, struct server_info *si)
 {
 	const char *dir = find_config_dir(env);
@@ -295,6 +321,7 @@ static int postfix_detect(const struct env *env, struct server_info *si)
 	 * and "cannot tell the version" would hide the real cause */
 	if (load_configs(env, dir, &main_cf, &master_cf, &e) < 0) {
 		set_why(si, xstrdup(e.msg));
+		detect_refusal(env, si);
 		return 0;
 	}
 	detect_version(env, si);

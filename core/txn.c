@@ -935,6 +935,21 @@ int txn_mkdir(struct txn *t, const char *server_dir, mode_t mode, struct error *
 	return rc;
 }
 
+int txn_set_meta(struct txn *t, const char *key, const char *value, struct error *e)
+{
+	json_t *meta = json_object_get(t->journal, "meta");
+
+	if (meta == NULL) {
+		meta = json_object();
+		json_object_set_new(t->journal, "meta", meta);
+	}
+	json_object_set_new(meta, key, json_string(value));
+	if (journal_save(t->dir, t->journal) < 0)
+		return err_path(e, _("cannot write the checkpoint journal in %s: %s"), t->env, t->dir,
+				errno);
+	return 0;
+}
+
 int txn_commit(struct txn *t, char **id, struct error *e)
 {
 	char *cpdir = checkpoints_dir(t->env);
@@ -1147,6 +1162,29 @@ int checkpoint_list(const struct env *env, struct checkpoint_info **list,
 		*list = NULL;
 		*n = 0;
 	}
+	return rc;
+}
+
+int checkpoint_meta(const struct env *env, const char *id, const char *key, char **value,
+		    struct error *e)
+{
+	char *cpdir = checkpoints_dir(env), *dir;
+	json_t *journal = NULL;
+	const char *v;
+	int rc;
+
+	*value = NULL;
+	if (!id_valid(id)) {
+		free(cpdir);
+		return err_set(e, _("no checkpoint %s"), text_is_clean(id) ? id : "?");
+	}
+	dir = path_join(cpdir, id);
+	rc = journal_load(env, dir, &journal, e);
+	if (rc == 0 && (v = json_string_value(json_object_get(json_object_get(journal, "meta"), key))))
+		*value = xstrdup(v);
+	json_decref(journal);
+	free(dir);
+	free(cpdir);
 	return rc;
 }
 

@@ -80,6 +80,10 @@ int txn_allow(struct txn *t, const char *dir, struct error *e);
  * (when empty).  For a file outside the servers' dirs: DH parameters. */
 int txn_mkdir(struct txn *t, const char *server_dir, mode_t mode, struct error *e);
 
+/* Keeps a small named text in the checkpoint's journal, "meta" object
+ * (what the run intended, for a later `verify`).  Written at once. */
+int txn_set_meta(struct txn *t, const char *key, const char *value, struct error *e);
+
 /* Makes the checkpoint final.  *id (may be NULL) receives its id. */
 int txn_commit(struct txn *t, char **id, struct error *e);
 
@@ -128,6 +132,10 @@ struct checkpoint_info {
 int checkpoint_list(const struct env *env, struct checkpoint_info **list,
 		    size_t *n, struct error *e);
 void checkpoint_list_free(struct checkpoint_info *list, size_t n);
+/* The meta text key of committed checkpoint id (txn_set_meta); *value is
+ * NULL when the checkpoint has none. */
+int checkpoint_meta(const struct env *env, const char *id, const char *key, char **value,
+		    struct error *e);
 
 /*
  * Restores the files of checkpoint id (NULL = the newest not yet rolled

@@ -83,8 +83,13 @@ static char *fix(const struct selftest_opts *o, const struct port_result *r, con
 
 	if (setting)
 		sb_addf(&sb, "%s %s; ", srv, setting);
-	sb_addf(&sb, "mailharden apply --server %s --role %s --profile %s", srv,
-		role_name_of(r), is_mx(r) ? "intermediate" : o->profile->name);
+	/* applying again would change nothing the admin's line does not undo */
+	if (r->spec.override)
+		sb_addf(&sb, _("what mailharden applied is overridden at %s: change it there "
+			       "(mailharden verify says how)"), r->spec.override);
+	else
+		sb_addf(&sb, "mailharden apply --server %s --role %s --profile %s", srv,
+			role_name_of(r), is_mx(r) ? "intermediate" : o->profile->name);
 	return sb_detach(&sb);
 }
 

@@ -33,6 +33,9 @@ struct port_spec {
 	bool implicit_tls;
 	enum role role;            /* 0 = unknown: judged as strict */
 	const char *server;        /* backend that serves it ("postfix"), or NULL */
+	/* file:line that keeps this port weaker than the last apply intended
+	 * (from verify), or NULL: a fix then names it, not the same apply */
+	const char *override;
 };
 
 enum port_status { PORT_TESTED, PORT_UNTESTABLE };

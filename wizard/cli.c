@@ -55,6 +55,7 @@ static json_t *server_json(const struct server_info *si)
 	json_object_set_new(o, "name", json_string(si->backend->name));
 	json_object_set_new(o, "found", json_boolean(si->found));
 	json_object_set_new(o, "usable", json_boolean(si->usable));
+	json_object_set_new(o, "refused", json_boolean(si->refused));
 	json_object_set_new(o, "why", opt_string(si->why));
 	json_object_set_new(o, "binary", opt_string(si->binary));
 	json_object_set_new(o, "binary_in_root", json_boolean(si->binary_in_root));
@@ -107,7 +108,9 @@ static void print_server(const struct server_info *si)
 	printf("\n  %-14s ", _("TLS required"));
 	print_roles(si->roles_tls);
 	putchar('\n');
-	if (!si->usable && si->why)
+	if (si->refused)
+		printf("  %-14s %s\n", _("REFUSES its configuration:"), si->why ? si->why : "");
+	else if (!si->usable && si->why)
 		printf("  %-14s %s\n", _("not usable:"), si->why);
 }
 
@@ -278,7 +281,10 @@ static int job_plan(const struct env *env, const struct cli_opts *o, struct job 
 	if (answers_check(env, &j->answers, e) < 0)
 		return -1;
 	j->plan.server = &j->si;
-	return j->backend->plan(env, &j->si, &j->answers, &j->plan, e);
+	if (j->backend->plan(env, &j->si, &j->answers, &j->plan, e) < 0)
+		return -1;
+	plan_record_answers(&j->plan, &j->answers);
+	return 0;
 }
 
 static void print_notes(const struct strlist *notes)

@@ -56,6 +56,8 @@ int cli_rollback(struct env *env, const struct cli_opts *o);
 int rollback_run(const struct env *env, const char *id, bool force, bool reload,
 		 struct strlist *restored, struct strlist *recovered, struct error *e);
 int cli_selftest(struct env *env, const struct cli_opts *o);
+/* Exit 0 holds, 1 drift, 2 a server refuses its config, 3 cannot tell. */
+int cli_verify(struct env *env, const struct cli_opts *o);
 int cli_dhparam(struct env *env, const struct cli_opts *o);
 int cli_cert(struct env *env, const struct cli_opts *o);
 

@@ -14,6 +14,7 @@
 #include "../selftest/selftest.h"
 #include "cli.h"
 #include "selftest_out.h"
+#include "verify.h"
 
 #define EXIT_UNTESTABLE 3
 
@@ -140,6 +141,46 @@ static size_t detected_ports(struct env *env, struct port_spec **out)
 	return n;
 }
 
+/* For each port of a server that drifted since the last apply, the lines
+ * that override it ("/etc/postfix/master.cf:21, ..."), kept in owned. */
+static void name_overrides(const struct verify_report *vr, struct port_spec *specs, size_t n,
+			   struct strlist *owned)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* a port given by number: the server that speaks its protocol */
+		const char *srv = specs[i].server ? specs[i].server
+				  : specs[i].proto == PROTO_SMTP ? "postfix" : "dovecot";
+		struct strlist origins = STRLIST_INIT;
+		struct strbuf sb = STRBUF_INIT;
+
+		for (size_t k = 0; k < vr->n; k++) {
+			const struct verify_server *v = &vr->srv[k];
+
+			if (v->status != VERIFY_DRIFT || strcmp(v->backend->name, srv) != 0)
+				continue;
+			for (size_t j = 0; j < v->plan.expect.n; j++) {
+				const struct expectation *x = &v->plan.expect.items[j];
+				bool seen = false;
+
+				if (x->state != EXPECT_WEAKER || !x->origin || !(x->roles & specs[i].role))
+					continue;
+				for (size_t m = 0; m < origins.n && !seen; m++)
+					seen = strcmp(origins.v[m], x->origin) == 0;
+				if (!seen)
+					sl_add(&origins, x->origin);
+			}
+		}
+		for (size_t m = 0; m < origins.n; m++)
+			sb_addf(&sb, "%s%s", m ? ", " : "", origins.v[m]);
+		if (origins.n) {
+			sl_add_owned(owned, sb_detach(&sb));
+			specs[i].override = owned->v[owned->n - 1];
+		}
+		sb_free(&sb);
+		sl_free(&origins);
+	}
+}
+
 static int setup_opts(const struct cli_opts *o, struct selftest_opts *so, struct error *e)
 {
 	memset(so, 0, sizeof(*so));
@@ -168,6 +209,8 @@ int cli_selftest(struct env *env, const struct cli_opts *o)
 	struct selftest_opts so;
 	struct port_spec *specs = NULL;
 	struct port_result *res;
+	struct verify_report vr = {0};
+	struct strlist overrides = STRLIST_INIT;
 	struct error e = {{0}};
 	enum selftest_format fmt;
 	size_t n;
@@ -191,6 +234,8 @@ int cli_selftest(struct env *env, const struct cli_opts *o)
 			return EXIT_UNTESTABLE;
 		}
 	}
+	verify_run(env, &vr);
+	name_overrides(&vr, specs, n, &overrides);
 	res = xcalloc(n, sizeof(*res));
 	for (size_t i = 0; i < n; i++)
 		res[i].spec = specs[i];
@@ -211,5 +256,7 @@ int cli_selftest(struct env *env, const struct cli_opts *o)
 		port_result_free(&res[i]);
 	free(res);
 	free(specs);
+	verify_report_free(&vr);
+	sl_free(&overrides);
 	return rc;
 }

@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"  history           list checkpoints\n"
 		"  rollback [ID]     restore the files of a checkpoint (default: the newest)\n"
 		"  selftest          prove the live TLS of every mail port (see --host, --port)\n"
+		"  verify            does the live config still hold what the last apply\n"
+		"                    intended? exit 0 holds, 1 drift, 2 refused, 3 cannot tell\n"
 		"  dhparam           write DH parameters: an RFC 7919 group, or --fresh ones\n"
 		"  cert inspect|selfsigned|tlsa   check a certificate, make a lab one, DANE records\n"
 		"\n"
@@ -67,8 +69,10 @@ static void usage(FILE *f)
 		"  --yes                   apply without asking\n"
 		"  --no-reload             write, but do not reload the server\n"
 		"  --force                 roll back even files changed since the checkpoint\n"
-		"  --json                  machine-readable output (detect, plan, apply, history,\n"
-		"                          selftest)\n"
+		"  --json                  machine-readable output (detect, plan, apply, history,
+"
+		"                          selftest, verify)
+"
 		"  --text                  wizard: numbered prompts instead of full screen\n"
 		"  --answers FILE          wizard: take answers from FILE (key = value)\n"
 		"  --non-interactive       wizard: a missing answer is an error\n"
@@ -201,6 +205,7 @@ static const struct verb verbs[] = {
 	{"wizard", cli_wizard},
 	{"answers", cli_answers},
 	{"selftest", cli_selftest},
+	{"verify", cli_verify},
 	{"dhparam", cli_dhparam},
 	{"cert", cli_cert},
 };

@@ -96,6 +96,7 @@ static int make_plans(struct wizard *w)
 		if (answers_check_pending(w, &a) < 0 ||
 		    s->backend->plan(w->env, &s->si, &a, &s->plan, w->e) < 0)
 			return err_prefix(w->e, "%s", s->backend->display_name);
+		plan_record_answers(&s->plan, &a);
 	}
 	sasl_provider_note(w);
 	w->planned = true;

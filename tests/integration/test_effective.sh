@@ -35,6 +35,20 @@ mh_expect "apply dovecot exits 0" 0 apply "${DC_ARGS[@]}" --yes
 expect_match "dovecot apply: every setting verified by doveconf" \
 	'^Dovecot: verified with the server.s own tool: all [0-9]+ settings take effect' "$MH_OUT"
 
+mh_expect "verify after a clean apply: exit 0" 0 verify --root "$ROOT"
+expect_match "verify: Postfix holds" '^Postfix 3\.7.*: holds: all [0-9]+ settings .*profile intermediate' "$MH_OUT"
+expect_match "verify: Dovecot holds" '^Dovecot 2\.3.*: holds: all [0-9]+ settings' "$MH_OUT"
+mh_expect "verify --json: exit 0" 0 verify --root "$ROOT" --json
+check "verify --json: schema 1, status holds, the applied profile and every setting's state" \
+	perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
+		die "schema" unless $j->{schema} == 1 && $j->{status} eq "holds" && $j->{exit_code} == 0;
+		for my $s (@{$j->{servers}}) {
+			die "$s->{name}: $s->{status}" unless $s->{status} eq "holds";
+			die "applied" unless $s->{applied}{profile} eq "intermediate" && $s->{applied}{checkpoint};
+			die "settings" unless @{$s->{settings}} > 10;
+			for (@{$s->{settings}}) { die "$_->{name}" unless $_->{state} eq "holds" && defined $_->{got} }
+		}' <<<"$MH_OUT"
+
 # ------------------------------------------------------------------ the admin's overrides
 # Dovecot: a protocol imap filter (a filter beats any global, whatever the order), Debian's
 # local.conf (included last), a conf.d file sorting after 99-mailharden-tls.conf.
@@ -70,6 +84,20 @@ expect_match "conflict: master.cf:$L_NONE -o smtpd_tls_security_level=none on po
 expect_match "conflict: main.cf:$L_DUP duplicate smtpd_tls_exclude_ciphers" \
 	"^conflict: /etc/postfix/main.cf:$L_DUP: smtpd_tls_exclude_ciphers is set again" "$MH_ERR"
 
+mh_expect "verify after the weakening edits: exit 1 (drift)" 1 verify --root "$ROOT"
+expect_match "verify names the filter's file:line and its value" \
+	"weaker: Dovecot filter protocol imap \{ \}: ssl is 'yes' \(/etc/dovecot/conf.d/20-imap.conf:$L_SSL\)" "$MH_OUT"
+expect_match "verify names the master.cf -o line" \
+	"smtpd_tls_mandatory_ciphers is 'medium' \(/etc/postfix/master.cf:$L_CIPH\)" "$MH_OUT"
+mh_expect "verify --json after the edits: exit 1" 1 verify --root "$ROOT" --json
+check "verify --json: dovecot drift with got and origin of the weaker setting" \
+	perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
+		die "status" unless $j->{status} eq "drift";
+		my ($d) = grep { $_->{name} eq "dovecot" } @{$j->{servers}};
+		die "dovecot $d->{status}" unless $d->{status} eq "drift";
+		my ($w) = grep { $_->{state} eq "weaker" && $_->{name} eq "ssl_cipher_list" } @{$d->{settings}};
+		die "no weaker ssl_cipher_list" unless $w && $w->{got} eq "ALL" && $w->{origin} eq "/etc/dovecot/local.conf:1"' <<<"$MH_OUT"
+
 # ------------------------------------------------------------------ live: the overrides are real
 check "test ports are free" ports_free $P_SMTP $P_SUB $P_SUBS $P_IMAP $P_IMAPS $P_POP3 $P_POP3S
 dc_prepare 2.3
@@ -84,6 +112,10 @@ out=$(tls_probe -starttls smtp -tls1_2 -cipher AES128-SHA -connect $H:$P_SUB)
 expect_match "before: 587 accepts AES128-SHA (-o smtpd_tls_mandatory_ciphers=medium wins)" '^Ciphersuite: AES128-SHA$' "$out"
 t=$(chat smtp $H $P_SMTP "EHLO probe.example" QUIT)
 expect_no_match "before: 25 offers no STARTTLS (-o smtpd_tls_security_level=none wins)" '^S: 250[- ]STARTTLS' "$t"
+mh selftest --root "$ROOT" --host $H --port "$P_SMTP/mx"
+expect_match "selftest's fix names the overriding master.cf line, not the same apply again" \
+	"fix: .*overridden at .*/etc/postfix/master.cf:$L_NONE" "$MH_OUT"
+expect_no_match "selftest: no 'mailharden apply' advice for the overridden port" 'fix: .*mailharden apply' "$MH_OUT"
 pf_stop
 dc_stop
 
@@ -126,6 +158,19 @@ if [ "$MH_FAILS" != 0 ]; then
 fi
 pf_stop
 dc_stop
+
+mh_expect "verify after the resolving apply: exit 0" 0 verify --root "$ROOT"
+
+# ------------------------------------------------------------------ a config the server refuses
+printf 'ssl = maybe\n' >"$ROOT/etc/dovecot/local.conf"
+mh_expect "verify on a config doveconf refuses: exit 2" 2 verify --root "$ROOT"
+expect_match "verify quotes doveconf's error with the file" \
+	'Dovecot .*the server refuses its configuration: .*local.conf line 1: Invalid value: maybe' "$MH_OUT"
+mh_expect "detect says Dovecot refuses its configuration" 0 detect --root "$ROOT"
+expect_match "detect: REFUSES, with doveconf's line" 'REFUSES its configuration: .*local.conf line 1' "$MH_OUT"
+expect_match "detect: a refusing Dovecot is not claimed to require TLS" '^  TLS required +none$' \
+	"$(sed -n '/^Dovecot:/,$p' <<<"$MH_OUT")"
+: >"$ROOT/etc/dovecot/local.conf"
 
 # ------------------------------------------------------------------ unsafe to change: refused
 printf 'protocol pop3 { ssl_min_protocol = TLSv1 }\n' >"$ROOT/etc/dovecot/conf.d/95-oneline.conf"
