@@ -69,10 +69,8 @@ static void usage(FILE *f)
 		"  --yes                   apply without asking\n"
 		"  --no-reload             write, but do not reload the server\n"
 		"  --force                 roll back even files changed since the checkpoint\n"
-		"  --json                  machine-readable output (detect, plan, apply, history,
-"
-		"                          selftest, verify)
-"
+		"  --json                  machine-readable output (detect, plan, apply, history,\n"
+		"                          selftest, verify)\n"
 		"  --text                  wizard: numbered prompts instead of full screen\n"
 		"  --answers FILE          wizard: take answers from FILE (key = value)\n"
 		"  --non-interactive       wizard: a missing answer is an error\n"
