@@ -288,8 +288,10 @@ static void detect_refusal(const struct env *env, struct server_info *si)
 		if (server_exec(env, si, argv, &r, &e) == 0 && r.exit_code != 0) {
 			si->refused = true;
 			si->roles_tls = 0;
-			free(si->why);
-			si->why = xstrdup(spawn_first_line(&r, buf, sizeof(buf)));
+			/* our own reader's message, when it has one, names the
+			 * file as the admin knows it */
+			if (si->why == NULL)
+				si->why = xstrdup(spawn_first_line(&r, buf, sizeof(buf)));
 		}
 	}
 	spawn_result_free(&r);

@@ -98,7 +98,7 @@ complete_words() {
 mkdir -p "$WORK/bin"
 ln -s "$MH_BIN" "$WORK/bin/mailharden"
 
-expect_match "completion: verbs at the start" '^answers apply cert detect dhparam history plan rollback selftest wizard $' \
+expect_match "completion: verbs at the start" '^answers apply cert detect dhparam history plan rollback selftest verify wizard $' \
 	"$(complete_words "")"
 expect_match "completion: 'r' completes to rollback" '^rollback $' "$(complete_words r)"
 expect_match "completion: options of selftest" '--format .*--jobs .*--timeout' "$(complete_words selftest --)"
