@@ -109,8 +109,11 @@ void gap_add(struct gap_list *g, const char *item, const char *why)
 {
 	if (g->n >= SCAN_MAX_GAPS)
 		return;
-	snprintf(g->v[g->n].item, sizeof(g->v[g->n].item), "%s", item);
-	snprintf(g->v[g->n].why, sizeof(g->v[g->n].why), "%s", why);
+	/* cut to the buffers on purpose (-O2's -Wformat-truncation) */
+	snprintf(g->v[g->n].item, sizeof(g->v[g->n].item), "%.*s",
+		 (int)sizeof(g->v[g->n].item) - 1, item);
+	snprintf(g->v[g->n].why, sizeof(g->v[g->n].why), "%.*s",
+		 (int)sizeof(g->v[g->n].why) - 1, why);
 	g->n++;
 }
 
