@@ -699,6 +699,38 @@ static unsigned roles_from_conf(const struct conf *c)
 	return roles;
 }
 
+/* The certificate in use now, for "keep": 2.4 names the file, 2.2/2.3
+ * read it with "<path". */
+static char *cert_setting(const struct conf *c, const char *file_key, const char *lt_key)
+{
+	const struct conf_setting *s = conf_find(c, file_key, NULL);
+
+	if (s && s->value[0] == '/')
+		return xstrdup(s->value);
+	s = conf_find(c, lt_key, NULL);
+	if (s && s->value[0] == '<') {
+		const char *p = s->value + 1;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '/')
+			return xstrdup(p);
+	}
+	return NULL;
+}
+
+static void detect_cert(struct server_info *si, const struct conf *c)
+{
+	si->cert_file = cert_setting(c, "ssl_server_cert_file", "ssl_cert");
+	si->key_file = cert_setting(c, "ssl_server_key_file", "ssl_key");
+	if (si->cert_file == NULL || si->key_file == NULL || !text_is_clean(si->cert_file) ||
+	    !text_is_clean(si->key_file)) {
+		free(si->cert_file);
+		free(si->key_file);
+		si->cert_file = si->key_file = NULL;
+	}
+}
+
 static void detect_roles(const struct env *env, struct server_info *si)
 {
 	char *dropin = dropin_path(env, si);
@@ -719,6 +751,7 @@ static void detect_roles(const struct env *env, struct server_info *si)
 	ssl = conf_find(&c, "ssl", NULL);
 	if (ssl && strcmp(ssl->value, "required") == 0)
 		si->roles_tls = si->roles_served;
+	detect_cert(si, &c);
 	conf_free(&c);
 	free(dropin);
 }

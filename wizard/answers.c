@@ -168,7 +168,8 @@ static void print_roles(const struct server_info *si, size_t n)
 static void print_cert(const struct env *env)
 {
 	struct cert_candidate *c = NULL;
-	size_t n = cert_candidates(env, &c);
+	char *host = wizard_mail_name(env, NULL);
+	size_t n = cert_candidates(env, host, &c);
 
 	printf("\n%s\n", _("# Certificate chain and key as the server sees them, or \"keep\" to\n"
 			   "# keep the certificate configured now.  Found here:"));
@@ -179,6 +180,7 @@ static void print_cert(const struct env *env)
 	else
 		printf("cert = keep\n");
 	cert_candidates_free(c, n);
+	free(host);
 }
 
 int cli_answers(struct env *env, const struct cli_opts *o)
@@ -203,8 +205,13 @@ int cli_answers(struct env *env, const struct cli_opts *o)
 	printf("\n%s\nprofile = intermediate\n",
 	       _("# Which clients must still connect: modern, intermediate or old."));
 	print_cert(env);
-	printf("\n%s\ndh = none\n",
-	       _("# DH parameters, only for profiles with DHE suites (old): a file or \"none\"."));
+	printf("\n%s\ndh = ffdhe2048\n",
+	       _("# DH parameters, only for profiles with DHE suites (old): an RFC 7919 group\n"
+		 "# (ffdhe2048, ffdhe3072, ffdhe4096: written to /etc/ssl/mailharden/ on apply),\n"
+		 "# an existing FILE, or \"none\"."));
+	printf("\n%s\n# accept = cert.self_signed\n",
+	       _("# Certificate findings (high or critical) to accept anyway, by id; without\n"
+		 "# them a non-interactive run refuses such a certificate."));
 	printf("\n%s\napply = yes\n", _("# Apply without asking (yes), or only show the changes (no)."));
 	for (size_t i = 0; i < n; i++)
 		server_info_free(&si[i]);

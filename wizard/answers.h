@@ -9,7 +9,9 @@
  *   profile       = intermediate
  *   cert          = /etc/letsencrypt/live/mail.example.org/fullchain.pem   (or "keep")
  *   key           = /etc/letsencrypt/live/mail.example.org/privkey.pem
- *   dh            = none                                (or a file, or "rfc7919": the named group, written on apply)
+ *   sasl          = dovecot                             (or cyrus, none)
+ *   dh            = ffdhe2048                           (ffdhe3072, ffdhe4096: written on apply; a FILE; none)
+ *   accept        = cert.self_signed, cert.expiring     (high/critical findings taken anyway)
  *   apply         = yes
  */
 #ifndef MH_ANSWERS_H

@@ -43,6 +43,7 @@ int cli_wizard(struct env *env, const struct cli_opts *o)
 	}
 	wo.preset = o->answers ? &af : NULL;
 	wo.program = invoked_as();
+	wo.log = true;
 	if (!want_line_mode(o))
 		fe = fe_dialog_new();
 	if (fe == NULL)

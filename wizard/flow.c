@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -80,6 +81,15 @@ bool flow_passes(const struct wizard *w, enum step st, bool answered, bool was_p
 enum go flow_pass(const struct wizard *w)
 {
 	return w->dir < 0 ? GO_BACK : GO_NEXT;
+}
+
+void flow_log_line(struct wizard *w)
+{
+	char *path = env_host_path(w->env, wizard_log_path);
+
+	w->log_named = true;
+	sl_add_owned(&w->r->summary, xasprintf(_("Run log: %s"), path));
+	free(path);
 }
 
 /* Whether step st shows a screen in this run (as far as known now). */
@@ -201,7 +211,13 @@ int wizard_run(const struct env *env, struct frontend *fe, const struct wizard_o
 	} else if (g == GO_FAIL) {
 		r->outcome = WIZARD_FAILED;
 	}
+	if (o->log && !w.log_named)
+		flow_log_line(&w);
+	if (o->log && wizard_log(&w, r, e->msg) < 0)
+		msg_warn(_("cannot append to the run log %s: %s"), wizard_log_path, strerror(errno));
 	review_plans_free(&w);
+	sl_free(&w.log_written);
+	sb_free(&w.log_reloaded);
 	for (size_t i = 0; i < w.n_srv; i++)
 		server_info_free(&w.srv[i].si);
 	free(w.cert);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "../backends/backend.h"
+#include "../core/finding.h"
 #include "answers.h"
 #include "cli.h"
 #include "frontend.h"
@@ -51,6 +52,7 @@ struct wizard_opts {
 	wizard_rollback_fn rollback;       /* NULL: rollback_run */
 	const char *host_name;             /* the certificate must carry it; NULL:
 					    * /etc/mailname, else gethostname() */
+	bool log;                          /* append the run to the run log */
 	const char *program;               /* how the user started mailharden, for
 					    * the undo command; NULL: "mailharden" */
 };
@@ -77,16 +79,35 @@ int cli_wizard(struct env *env, const struct cli_opts *o);
 /* Roles offered when the current config serves none. */
 unsigned wizard_default_roles(const struct backend *b);
 
-/* A certificate found on the host, with the key that sits next to it. */
+/* A certificate found on the host, with the key that sits next to it,
+ * and what its inspection says. */
 struct cert_candidate {
 	char *cert; /* server paths */
 	char *key;
-	char *origin; /* translated: "Let's Encrypt", "/etc/ssl" */
+	char *origin;   /* translated: "Let's Encrypt", "/etc/ssl" */
+	char *names;    /* subjectAltName DNS names, ", "-joined ("" none) */
+	char *issuer;   /* the issuer's CN (or O); NULL: unreadable */
+	time_t not_after;
+	bool self_signed, expired, name_ok, chain_ok;
+	enum severity worst; /* worst finding (SEV_CRITICAL: unreadable) */
 };
 /* Let's Encrypt live directories and /etc/ssl under env->root, each with a
- * key found beside it; sorted, deterministic. */
-size_t cert_candidates(const struct env *env, struct cert_candidate **out);
+ * key found beside it, inspected; best first: names host (NULL: any), a
+ * trusted chain, the furthest expiry; self-signed and expired last. */
+size_t cert_candidates(const struct env *env, const char *host, struct cert_candidate **out);
+/* Inspects one certificate (server paths) into c (cert/key copied). */
+void cert_candidate_inspect(const struct env *env, const char *host, const char *cert,
+			    const char *key, struct cert_candidate *c);
+/* "mail.example.org (Let's Encrypt R3, until 2026-03-01)": names, issuer,
+ * expiry, self-signed or expired said first. */
+char *cert_candidate_label(const struct cert_candidate *c);
+/* The name clients use for this host: override, /etc/mailname as Debian's
+ * MTAs take it, else the system's; NULL if none is a valid name. */
+char *wizard_mail_name(const struct env *env, const char *override);
 void cert_candidates_free(struct cert_candidate *c, size_t n);
+void cert_candidates_free_one(struct cert_candidate *c);
+/* The key beside a certificate DIR/NAME.pem (usual spellings); NULL. */
+char *cert_key_beside(const struct env *env, const char *cert);
 
 /* explain.c: what a "name = value" line of plan->settings does and why,
  * translated; a generic sentence for names it does not know. */

@@ -55,6 +55,11 @@ struct wizard {
 	bool planned;
 	size_t cursor[ST_COUNT]; /* the row each step's list was left on */
 	char *notes_seen;        /* the notes last shown before the review */
+	bool cert_cursor_set;    /* the certificate list's cursor was placed */
+	struct strlist log_written; /* what the apply wrote, for the run log */
+	struct strbuf log_reloaded; /* the servers reloaded */
+	bool log_named;          /* the summary names the run log */
+	bool cert_preset_tried;  /* the answers' certificate was looked at */
 	char title[256];         /* flow_title's result */
 };
 
@@ -94,6 +99,13 @@ enum go flow_ask_path(struct wizard *w, const char *title, const char *text,
 
 /* step_sasl.c: a chosen MTA serves submission, so SASL is asked. */
 bool wizard_needs_sasl(const struct wizard *w);
+
+/* runlog.c: appends this run to wizard_log_path (under the lab root in
+ * lab mode); -1 when it cannot be written. */
+extern const char *const wizard_log_path;
+int wizard_log(const struct wizard *w, const struct wizard_result *r, const char *error);
+/* Adds "Run log: PATH" to the summary. */
+void flow_log_line(struct wizard *w);
 
 /* step_review.c: drops the plans made for the review. */
 void review_plans_free(struct wizard *w);

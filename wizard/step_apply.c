@@ -108,6 +108,10 @@ static int apply_all(struct wizard *w)
 	w->fe->gauge(w->fe, gc.title, -1, NULL);
 	if (rc == 0) {
 		summary_applied(w, names.buf, &res, dh_existed);
+		for (size_t i = 0; i < res.written.n; i++)
+			sl_add(&w->log_written, res.written.v[i]);
+		if (ao.reload)
+			sb_adds(&w->log_reloaded, names.buf);
 	} else {
 		for (size_t i = 0; i < res.notes.n; i++)
 			sl_add_owned(&w->r->summary, xasprintf("  %s", res.notes.v[i]));
@@ -244,6 +248,8 @@ enum go step_apply(struct wizard *w)
 		self_test(w);
 	}
 	w->r->outcome = rc == 0 ? WIZARD_APPLIED : WIZARD_FAILED;
+	if (w->o->log)
+		flow_log_line(w);
 	{
 		struct strbuf sb = STRBUF_INIT;
 		struct fe_screen s = {.title = rc == 0 ? _("Done") : _("Apply failed")};

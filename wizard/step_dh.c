@@ -12,20 +12,39 @@
 /* ---- DH parameters (profiles with DHE suites only) ------------------------ */
 
 /* Where parameters made by the wizard go (server path). */
-static char *dh_target(const struct wizard *w)
+static char *dh_target(int bits)
 {
-	return xasprintf("/etc/ssl/mailharden/dh%d.pem", w->profile->dh_bits);
+	return xasprintf("/etc/ssl/mailharden/dh%d.pem", bits);
 }
 
-static void dh_keep_pem(struct wizard *w, char *pem)
+static void dh_keep_bits(struct wizard *w, char *pem, int bits)
 {
-	char *target = dh_target(w);
+	char *target = dh_target(bits);
 
 	free(w->dh_pem);
 	w->dh_pem = pem;
 	flow_set_str(&w->dh, target);
 	free(target);
 	w->answered[ST_DH] = true;
+}
+
+static void dh_keep_pem(struct wizard *w, char *pem)
+{
+	dh_keep_bits(w, pem, w->profile->dh_bits);
+}
+
+/* "ffdhe2048", "ffdhe3072", "ffdhe4096" (and "rfc7919": the profile's
+ * size): the bits, or 0 for anything else. */
+static int named_group_bits(const struct wizard *w, const char *answer)
+{
+	static const int sizes[] = {2048, 3072, 4096};
+
+	if (strcmp(answer, "rfc7919") == 0)
+		return w->profile->dh_bits;
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++)
+		if (strcmp(answer, dh_group_name(sizes[i])) == 0)
+			return sizes[i];
+	return 0;
 }
 
 static enum go dh_named(struct wizard *w)
@@ -126,7 +145,7 @@ static char *dh_help(void)
 
 static enum go dh_ask(struct wizard *w)
 {
-	char *target = dh_target(w), *text, *l_group;
+	char *target = dh_target(w->profile->dh_bits), *text, *l_group;
 	struct fe_item items[3];
 	struct fe_screen s = {.title = flow_title(w, ST_DH, _("DH parameters")), .back = true};
 	size_t choice = 0;
@@ -168,12 +187,13 @@ enum go step_dh(struct wizard *w)
 
 	if (w->profile == NULL || w->profile->dh_bits == 0)
 		return flow_pass(w);
-	if (p && !w->answered[ST_DH] && strcmp(p, "rfc7919") == 0) {
+	if (p && !w->answered[ST_DH] && named_group_bits(w, p)) {
 		char *pem = NULL;
+		int bits = named_group_bits(w, p);
 
-		if (dh_named_pem(w->profile->dh_bits, &pem, w->e) < 0)
+		if (dh_named_pem(bits, &pem, w->e) < 0)
 			return GO_FAIL;
-		dh_keep_pem(w, pem);
+		dh_keep_bits(w, pem, bits);
 		w->preset[ST_DH] = true;
 	}
 	if (p && !w->answered[ST_DH]) {

@@ -59,9 +59,12 @@ make_lab || { echo "no lab root: $(tail -n 3 "$TMP/lab.log")"; exit 77; }
 
 fresh() { rm -rf "$TMP/$1"; cp -a "$TMP/pristine" "$TMP/$1"; }
 # path, mode, owner and hash of every file: equal means byte-identical
+# (mailharden's own run log, var/log/mailharden.log, is not the server's)
 tree_sum() {
-	(cd "$1" && find . -printf '%p %m %u %g %s %l\n' | LC_ALL=C sort &&
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+	(cd "$1" && find . -path ./var/log/mailharden.log -prune -o -printf '%p %m %u %g %s %l\n' |
+		LC_ALL=C sort &&
+		find . -path ./var/log/mailharden.log -prune -o -type f -print0 | LC_ALL=C sort -z |
+		xargs -0 sha256sum)
 }
 
 # ---- tmux helpers ------------------------------------------------------------
@@ -392,6 +395,7 @@ dovecot.roles = $(sed -n 's/^#.*//; s/^dovecot\.roles = //p' < <("$BIN" answers 
 profile = intermediate
 cert = /etc/ssl/certs/ssl-cert-snakeoil.pem
 key = /etc/ssl/private/ssl-cert-snakeoil.key
+accept = cert.self_signed, cert.name.mismatch
 apply = yes
 EOF
 "$BIN" --root "$TMP/batch" --answers "$TMP/answers" --non-interactive >"$TMP/batch.out" 2>&1
@@ -411,6 +415,60 @@ check "... and no file changed" cmp -s "$TMP/batch2.sum" "$TMP/pristine.sum" ||
 grep -q "missing answer" "$TMP/batch2.out" || sed 's/^/#   /' "$TMP/batch2.out" | head -5
 "$BIN" answers --root "$TMP/pristine" >"$TMP/example" 2>&1
 check "mailharden answers prints a filled example" grep -q '^postfix.roles = mx' "$TMP/example"
+
+# ---- 6b. answers: a high finding is refused unless accepted; one run, one undo ----------
+batch_accept() {
+	local sum0 st ids cmd
+	fresh accept
+	sum0=$(tree_sum "$TMP/accept" | grep -v 'var/lib/mailharden')
+	cat >"$TMP/accept.answers" <<EOT
+servers = postfix, dovecot
+postfix.roles = mx, submission
+dovecot.roles = imaps
+sasl = dovecot
+profile = old
+cert = /etc/ssl/certs/ssl-cert-snakeoil.pem
+key = /etc/ssl/private/ssl-cert-snakeoil.key
+dh = ffdhe2048
+apply = yes
+EOT
+	"$BIN" --root "$TMP/accept" --answers "$TMP/accept.answers" --non-interactive \
+		>"$TMP/accept1.out" 2>&1
+	st=$?
+	[ "$st" = 1 ] || { echo "# the self-signed certificate was not refused (exit $st)"; return 1; }
+	grep -qF "cert.self_signed (high)" "$TMP/accept1.out" ||
+		{ echo "# the refusal does not name cert.self_signed"; sed 's/^/#   /' "$TMP/accept1.out"; return 1; }
+	[ "$(tree_sum "$TMP/accept" | grep -v 'var/lib/mailharden')" = "$sum0" ] ||
+		{ echo "# the refused run wrote something"; return 1; }
+	grep -qF "outcome: failed" "$TMP/accept/var/log/mailharden.log" ||
+		{ echo "# the run log has no failed run"; return 1; }
+	# accept exactly what was refused
+	ids=$(grep -oE 'cert\.[a-z_.]+ \((high|critical)\)' "$TMP/accept1.out" | cut -d' ' -f1 |
+		sort -u | paste -sd, -)
+	echo "accept = $ids" >>"$TMP/accept.answers"
+	"$BIN" --root "$TMP/accept" --answers "$TMP/accept.answers" --non-interactive \
+		>"$TMP/accept2.out" 2>&1
+	st=$?
+	[ "$st" = 0 ] || { echo "# with accept = $ids: exit $st"; sed 's/^/#   /' "$TMP/accept2.out"; return 1; }
+	[ -f "$TMP/accept/etc/ssl/mailharden/dh2048.pem" ] || { echo "# no DH file"; return 1; }
+	[ "$(grep -c 'rollback ' "$TMP/accept2.out")" = 1 ] || { echo "# not one undo command"; return 1; }
+	[ "$(ls "$TMP/accept/var/lib/mailharden/checkpoints" | grep -vc '^\.')" = 1 ] ||
+		{ echo "# not one checkpoint"; return 1; }
+	grep -qF "Run log: $TMP/accept/var/log/mailharden.log" "$TMP/accept2.out" ||
+		{ echo "# the summary does not name the run log"; return 1; }
+	for want in "sasl (from the answers file): dovecot" "wrote: /etc/ssl/mailharden/dh2048.pem" \
+		"wrote: /etc/postfix/main.cf" "outcome: applied" "checkpoint: "; do
+		grep -qF "$want" "$TMP/accept/var/log/mailharden.log" ||
+			{ echo "# the run log lacks: $want"; return 1; }
+	done
+	cmd=$(grep -o 'mailharden rollback .*' "$TMP/accept2.out" | sed 's/ *$//')
+	# shellcheck disable=SC2086
+	"$BIN" ${cmd#*mailharden } >/dev/null 2>&1 || { echo "# $cmd failed"; return 1; }
+	[ "$(tree_sum "$TMP/accept" | grep -v 'var/lib/mailharden')" = "$sum0" ] ||
+		{ echo "# the rollback did not restore the tree"; return 1; }
+}
+check "answers: a self-signed certificate is refused (nothing written); with accept it applies as one checkpoint, and one rollback restores the tree with the DH file" \
+	batch_accept
 
 # ---- 7. a first-time admin over SSH (issue 9) -------------------------------------------
 # Typed text goes into the field: c (Cancel) and h/H (Help, Hilfe) are

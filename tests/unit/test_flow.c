@@ -663,6 +663,7 @@ static const char full_answers[] =
 	"cert = /etc/ssl/mail.pem\n"
 	"key = /etc/ssl/mail.key\n"
 	"dh = /etc/ssl/dh.pem\n"
+	"accept = cert.expiring, cert.self_signed, cert.name.mismatch, cert.key.mode\n"
 	"apply = yes\n";
 
 static void run_batch(struct lab *l, const char *text, struct wizard_result *r, int *rc)
@@ -706,6 +707,28 @@ static void test_noninteractive_complete(void **state)
 	assert_string_equal(first, applied.buf);
 	free(first);
 	wizard_result_free(&r);
+}
+
+/* Without "accept" a non-interactive run refuses what the interactive
+ * default refuses, naming each id; nothing reaches the engine. */
+static void test_noninteractive_refuses_findings(void **state)
+{
+	struct lab *l = *state;
+	struct wizard_result r;
+	char *text = xstrdup(full_answers);
+	int rc;
+
+	*strstr(text, "accept = ") = '\0';
+	strcat(text, "apply = yes\n");
+	recorder_reset();
+	run_batch(l, text, &r, &rc);
+	assert_int_equal(rc, -1);
+	assert_int_equal(apply_calls, 0);
+	assert_non_null(strstr(l->e.msg, "cert.self_signed (high)"));
+	assert_non_null(strstr(l->e.msg, "cert.key.mode (critical)"));
+	assert_non_null(strstr(l->e.msg, "accept = "));
+	wizard_result_free(&r);
+	free(text);
 }
 
 static void test_noninteractive_missing(void **state)
@@ -982,6 +1005,8 @@ static void test_cert_warnings(void **state)
 		{K_MENU, "Certificate", FE_OK, "1"},
 		{K_YESNO, "Certificate warnings", FE_BACK, NULL}, /* No */
 		{K_MENU, "Certificate", FE_OK, "keep"},
+		/* keep is inspected too: the certificate in use is the same one */
+		{K_YESNO, "Certificate warnings", FE_OK, NULL},
 		REVIEW_APPLY,
 		{K_MESSAGE, "Done", FE_OK, NULL},
 	};
@@ -1181,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_back_steps),
 		cmocka_unit_test(test_cert_key_mismatch),
 		cmocka_unit_test(test_noninteractive_complete),
+		cmocka_unit_test(test_noninteractive_refuses_findings),
 		cmocka_unit_test(test_noninteractive_missing),
 		cmocka_unit_test(test_answers_syntax),
 		cmocka_unit_test(test_answers_bad_values),
