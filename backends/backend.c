@@ -45,6 +45,8 @@ void server_info_free(struct server_info *si)
 	free(si->key_file);
 	free(si->sasl_socket);
 	free(si->sasl_socket_owner);
+	free(si->tls_library);
+	free(si->config_scheme);
 	memset(si, 0, sizeof(*si));
 }
 
@@ -74,6 +76,8 @@ const char *sasl_kind_name(enum sasl_kind k)
 		return "cyrus";
 	case SASL_NONE:
 		return "none";
+	case SASL_PASSWD:
+		return "passwd";
 	case SASL_UNSET:
 		break;
 	}
@@ -82,7 +86,7 @@ const char *sasl_kind_name(enum sasl_kind k)
 
 int sasl_kind_parse(const char *s, enum sasl_kind *k)
 {
-	static const enum sasl_kind all[] = {SASL_DOVECOT, SASL_CYRUS, SASL_NONE};
+	static const enum sasl_kind all[] = {SASL_DOVECOT, SASL_CYRUS, SASL_NONE, SASL_PASSWD};
 
 	for (size_t i = 0; i < ARRAY_LEN(all); i++) {
 		if (strcmp(s, sasl_kind_name(all[i])) == 0) {
@@ -290,6 +294,13 @@ static char *root_library_path(const struct env *env)
 int server_exec(const struct env *env, const struct server_info *si,
 		const char *const argv[], struct spawn_result *res, struct error *e)
 {
+	return server_exec_input(env, si, argv, NULL, res, e);
+}
+
+int server_exec_input(const struct env *env, const struct server_info *si,
+		      const char *const argv[], const char *input,
+		      struct spawn_result *res, struct error *e)
+{
 	struct spawn_opts o = {0};
 	const char **args;
 	size_t n = 0;
@@ -318,6 +329,7 @@ int server_exec(const struct env *env, const struct server_info *si,
 		}
 	}
 	o.timeout_ms = 30000;
+	o.stdin_data = input;
 	rc = spawn_run(args, &o, res, e);
 	free(args);
 	free(host_bin);
@@ -447,6 +459,18 @@ static int check_cert_key(const struct env *env, const struct answers *a, struct
 	return rc;
 }
 
+bool dh_group_name_valid(const char *name)
+{
+	static const char *const groups[] = {
+		"ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(groups); i++)
+		if (strcmp(name, groups[i]) == 0)
+			return true;
+	return false;
+}
+
 static int check_dh(const struct env *env, const char *dh_file, struct error *e)
 {
 	EVP_PKEY *dh;
@@ -454,6 +478,14 @@ static int check_dh(const struct env *env, const char *dh_file, struct error *e)
 
 	if (dh_file == NULL)
 		return 0;
+	/* an RFC 7919 group by name, for servers that take one (Exim's tls_dhparam) */
+	if (dh_file[0] != '/' && strncmp(dh_file, "ffdhe", 5) == 0) {
+		if (dh_group_name_valid(dh_file))
+			return 0;
+		return err_set(e, _("unknown DH group '%s' (RFC 7919 groups: ffdhe2048, ffdhe3072, "
+				    "ffdhe4096, ffdhe6144, ffdhe8192)"),
+			       text_is_clean(dh_file) ? dh_file : "?");
+	}
 	if (check_readable_file(env, _("DH parameter file"), dh_file, e) < 0)
 		return -1;
 	dh = read_pem(env, dh_file, 2);

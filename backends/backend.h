@@ -48,6 +48,7 @@ enum sasl_kind {
 	SASL_DOVECOT,  /* Dovecot's auth socket (Postfix smtpd_sasl_type = dovecot, Exim's dovecot driver) */
 	SASL_CYRUS,    /* Cyrus SASL / saslauthd */
 	SASL_NONE,     /* none: submission is configured but cannot authenticate */
+	SASL_PASSWD,   /* the MTA's own password file (Exim: /etc/exim4/passwd) */
 };
 const char *sasl_kind_name(enum sasl_kind k);         /* "dovecot" */
 int sasl_kind_parse(const char *s, enum sasl_kind *k); /* -1 on an unknown word */
@@ -84,6 +85,9 @@ struct server_info {
 	 * version change that explains it.  usable may stay true: an apply
 	 * can repair what an upgrade broke (Dovecot 2.3 settings under 2.4). */
 	bool refused;
+	char *tls_library;     /* when not the system's OpenSSL: "GnuTLS" (Debian's Exim) */
+	char *config_scheme;   /* backend's word for how the config is built: "split" */
+	bool loopback_only;    /* listens on 127.0.0.1 / ::1 only: the mx role gets no mail */
 };
 
 void server_info_free(struct server_info *si);
@@ -93,7 +97,8 @@ struct answers {
 	const struct profile *profile;
 	const char *cert_file;          /* server paths; NULL = keep current */
 	const char *key_file;
-	const char *dh_file;            /* NULL = none / named groups */
+	const char *dh_file;            /* NULL = none / named groups; a server path, or an
+					   RFC 7919 name ("ffdhe3072") for servers that take one */
 	enum sasl_kind sasl;            /* for submission roles */
 	/* Dovecot: also serve an MTA's AUTH on this unix socket (server path,
 	 * from that MTA's server_info.sasl_socket), owned by
@@ -266,6 +271,10 @@ const struct backend *backend_by_name(const char *name);
 struct spawn_result;
 int server_exec(const struct env *env, const struct server_info *si,
 		const char *const argv[], struct spawn_result *res, struct error *e);
+/* The same with text on the tool's standard input (NULL: /dev/null). */
+int server_exec_input(const struct env *env, const struct server_info *si,
+		      const char *const argv[], const char *input,
+		      struct spawn_result *res, struct error *e);
 /* How a path argument must be spelled for server_exec(): the server path
  * when the tool runs chrooted, else the host path.  New string. */
 char *server_tool_path(const struct env *env, const struct server_info *si,
@@ -287,6 +296,9 @@ char *server_openssl_version(const struct env *env);
 /* Checks done for every backend before its own validate: certificate and
  * key readable and matching, DH file parseable, profile ciphers compile. */
 int answers_check(const struct env *env, const struct answers *a, struct error *e);
+/* True for the RFC 7919 group names ("ffdhe2048" ...), which --dh may give
+ * instead of a file for servers that know them by name (Exim). */
+bool dh_group_name_valid(const char *name);
 
 struct apply_opts {
 	bool reload;           /* false with --no-reload or in lab mode */

@@ -7,10 +7,12 @@
 
 extern const struct backend postfix_backend;
 extern const struct backend dovecot_backend;
+extern const struct backend exim_backend;
 
 static const struct backend *const backends[] = {
 	&postfix_backend,
 	&dovecot_backend,
+	&exim_backend,
 	NULL,
 };
 

@@ -145,7 +145,7 @@ run_integration() {
 	int_pass=0 int_fail=0 int_skip=0
 	if [ "$(id -u)" = 0 ]; then
 		# the cached server roots, built in parallel if missing, before any script
-		if "$HERE/integration/mkroot.sh" bookworm trixie >"$LOGDIR/mkroot.log" 2>&1; then
+		if "$HERE/integration/mkroot.sh" bookworm trixie bookworm-exim trixie-exim >"$LOGDIR/mkroot.log" 2>&1; then
 			sed 's/^\[mkroot\] /  /' "$LOGDIR/mkroot.log"
 		else
 			echo "  FAIL building the test roots:"

@@ -63,6 +63,9 @@ static json_t *server_json(const struct server_info *si)
 	json_object_set_new(o, "version_source", opt_string(si->version_source));
 	json_object_set_new(o, "openssl_version", opt_string(si->openssl_version));
 	json_object_set_new(o, "layout", json_string(layout_name(si->layout)));
+	json_object_set_new(o, "config_scheme", opt_string(si->config_scheme));
+	json_object_set_new(o, "tls_library", opt_string(si->tls_library));
+	json_object_set_new(o, "loopback_only", json_boolean(si->loopback_only));
 	json_object_set_new(o, "config_dir", opt_string(si->config_dir));
 	json_object_set_new(o, "config_file", opt_string(si->config_file));
 	json_object_set_new(o, "roles", roles_json(si->roles_served));
@@ -100,7 +103,12 @@ static void print_server(const struct server_info *si)
 		printf("  %-14s %s%s\n", _("binary"), si->binary,
 		       si->binary_in_root ? "" : _(" (host)"));
 	printf("  %-14s %s\n", _("config"), si->config_dir ? si->config_dir : "-");
-	printf("  %-14s %s\n", _("layout"), layout_name(si->layout));
+	printf("  %-14s %s", _("layout"), layout_name(si->layout));
+	if (si->config_scheme && *si->config_scheme)
+		printf(" (%s)", si->config_scheme);
+	putchar('\n');
+	if (si->tls_library)
+		printf("  %-14s %s\n", _("TLS library"), si->tls_library);
 	if (si->openssl_version)
 		printf("  %-14s %s\n", _("OpenSSL"), si->openssl_version);
 	printf("  %-14s ", _("serves"));
@@ -108,6 +116,8 @@ static void print_server(const struct server_info *si)
 	printf("\n  %-14s ", _("TLS required"));
 	print_roles(si->roles_tls);
 	putchar('\n');
+	if (si->loopback_only)
+		printf("  %-14s %s\n", _("listens"), _("on loopback only: no mail from other hosts"));
 	if (si->refused)
 		printf("  %-14s %s\n", _("REFUSES its configuration:"), si->why ? si->why : "");
 	else if (!si->usable && si->why)
@@ -265,11 +275,18 @@ static int job_plan(const struct env *env, const struct cli_opts *o, struct job 
 {
 	memset(j, 0, sizeof(*j));
 	if (o->server == NULL)
-		return err_set(e, _("--server is required (postfix or dovecot)"));
+		return err_set(e, _("--server is required (postfix, dovecot, exim)"));
 	j->backend = backend_by_name(o->server);
-	if (j->backend == NULL)
-		return err_set(e, _("unknown server '%s' (known: postfix, dovecot)"),
-			       text_is_clean(o->server) ? o->server : "?");
+	if (j->backend == NULL) {
+		struct strbuf known = STRBUF_INIT;
+
+		for (const struct backend *const *b = backend_list(); *b; b++)
+			sb_addf(&known, "%s%s", known.len ? ", " : "", (*b)->name);
+		err_set(e, _("unknown server '%s' (known: %s)"),
+			text_is_clean(o->server) ? o->server : "?", known.buf ? known.buf : "");
+		sb_free(&known);
+		return -1;
+	}
 	if (job_answers(o, j, e) < 0 || check_roles(j, e) < 0)
 		return -1;
 	detect_one(env, j->backend, &j->si);

@@ -139,6 +139,54 @@ static const struct explanation explanations[] = {
 	{"ssl_server_prefer_ciphers", NULL,
 	 N_("Dovecot 2.4: whether the server's or the client's cipher order wins.")},
 	{"ssl_options", NULL, N_("Turns off TLS compression (the CRIME attack).")},
+	/* Exim */
+	{"MAIN_TLS_ENABLE", NULL,
+	 N_("Turns on Debian's TLS block in the Exim configuration (Debian sets the TLS "
+	    "options from its MAIN_TLS_* macros; writing the options themselves a second "
+	    "time would stop Exim).")},
+	{"MAIN_TLS_ADVERTISE_HOSTS", NULL,
+	 N_("STARTTLS is offered to every client (*). Exim 4.98 on Debian 13 sets "
+	    "tls_advertise_hosts only from this macro.")},
+	{"tls_advertise_hosts", NULL, N_("STARTTLS is offered to every client (*).")},
+	{"MAIN_TLS_CERTIFICATE", NULL,
+	 N_("The certificate chain Exim presents (Debian's macro for tls_certificate).")},
+	{"tls_certificate", NULL, N_("The certificate chain Exim presents.")},
+	{"MAIN_TLS_PRIVATEKEY", NULL,
+	 N_("The private key (Debian's macro for tls_privatekey). Exim reads it as the "
+	    "Debian-exim user, so it must be readable by that group (mode 640).")},
+	{"tls_privatekey", NULL,
+	 N_("The private key of the certificate; Exim reads it after dropping root.")},
+	{"daemon_smtp_ports", NULL,
+	 N_("The ports the Exim daemon listens on: 25 for other mail servers, 587 and 465 "
+	    "for your users' mail programs. Ports it served before are kept.")},
+	{"tls_on_connect_ports", NULL,
+	 N_("Port 465 speaks TLS from the first byte (implicit TLS). RFC 8314 prefers it "
+	    "over STARTTLS for mail clients: there is no plaintext step to strip.")},
+	{"auth_advertise_hosts", NULL,
+	 N_("AUTH is announced only on connections that already use TLS, whichever "
+	    "authenticator is configured: no password is ever sent in clear.")},
+	{"server_advertise_condition", NULL,
+	 N_("This authenticator is offered only after TLS is up ($tls_in_cipher is set).")},
+	{"tls_dhparam", NULL,
+	 N_("DH group for DHE suites: an RFC 7919 group by name (ffdhe2048/ffdhe3072), "
+	    "well studied and recognised by clients, or your own parameter file.")},
+	{"tls_require_ciphers", "${if",
+	 N_("One value per port: on port 25 every suite a sender may need (GnuTLS NORMAL: "
+	    "no SSL 3, NULL, export or anonymous suites), because weak TLS beats the "
+	    "plaintext a sender would fall back to; on 587 and 465 exactly the profile's "
+	    "protocols and suites. With GnuTLS this is a priority string, checked with "
+	    "GnuTLS before it is written (exim -bV does not check it).")},
+	{"openssl_options", NULL,
+	 N_("Exim built with OpenSSL: SSLv2/SSLv3, TLS compression and client "
+	    "renegotiation off. Written only inside .ifdef _HAVE_OPENSSL: on a GnuTLS "
+	    "build this option is a fatal error.")},
+	{"MAIN_ACL_CHECK_MAIL", NULL,
+	 N_("The MAIL ACL becomes mailharden's file: on 587 MAIL FROM is refused before "
+	    "STARTTLS and before login, on 465 before login; then Debian's own MAIL ACL "
+	    "runs as before. Port 25 is not restricted.")},
+	{"acl_smtp_mail", NULL,
+	 N_("The MAIL ACL becomes mailharden's file: the submission ports refuse mail "
+	    "before STARTTLS and login; then your previous MAIL ACL runs.")},
 	{"port", "0",
 	 N_("This listener is closed, because its service was not chosen: a port that is "
 	    "not needed is not an attack surface.")},

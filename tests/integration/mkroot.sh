@@ -2,7 +2,9 @@
 # mkroot.sh - cached Debian roots with real Postfix and Dovecot for the integration tests.
 #
 #   mkroot.sh SUITE...            make sure a cached root exists for each SUITE (bookworm,
-#                                 trixie); missing ones are built in parallel; prints versions
+#                                 trixie: Postfix + Dovecot; bookworm-exim, trixie-exim: Exim
+#                                 heavy + Dovecot, Exim light unpacked in /opt/exim4-light);
+#                                 missing ones are built in parallel; prints versions
 #   mkroot.sh --restore SUITE     build if needed, then unpack a FRESH copy into a new
 #                                 directory under ${TMPDIR:-/tmp} and print its path
 #   mkroot.sh --versions SUITE    print the versions recorded for the cached root
@@ -19,6 +21,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 CACHE=${MH_TEST_CACHE:-/var/cache/mailharden-test}
 PKGS="postfix dovecot-core dovecot-imapd dovecot-pop3d openssl sasl2-bin libsasl2-modules ca-certificates"
+# Exim conflicts with Postfix (both are mail-transport-agent), so it gets roots of its own.
+# gnutls-bin brings gnutls-cli, which the tests use to list what a priority string gives.
+EXIM_PKGS="exim4-daemon-heavy dovecot-core openssl ca-certificates gnutls-bin"
+# Debian 13's exim4 pulls in cron, whose sysusers dependency makes debootstrap install
+# systemd, which fails inside debootstrap; apt installs it afterwards with the small
+# sysusers alternative instead.
+TRIXIE_EXIM_PKGS="dovecot-core openssl ca-certificates gnutls-bin"
+TRIXIE_EXIM_APT="exim4-daemon-heavy systemd-standalone-sysusers"
 # Bump when the way the root is made changes, so old tarballs are not reused.
 RECIPE=3
 
@@ -36,18 +46,31 @@ host_mirror() {
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
+# A root name is a Debian suite, optionally with a flavour: "bookworm", "trixie-exim".
+debian_suite() { echo "${1%%-*}"; }
+packages_of() {
+	case $1 in
+	trixie-exim) echo "$TRIXIE_EXIM_PKGS + $TRIXIE_EXIM_APT" ;;
+	*-exim) echo "$EXIM_PKGS" ;;
+	*) echo "$PKGS" ;;
+	esac
+}
+# What debootstrap installs, and what apt installs after it.
+debootstrap_packages() { local p; p=$(packages_of "$1"); echo "${p%% + *}"; }
+apt_packages() { local p; p=$(packages_of "$1"); case $p in *" + "*) echo "${p#* + }" ;; esac; }
+
 suite_key() {
 	local suite=$1
-	printf 'suite=%s pkgs=%s mirror=%s recipe=%s arch=%s' "$suite" "$PKGS" "$(host_mirror)" \
-		"$RECIPE" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16
+	printf 'suite=%s pkgs=%s mirror=%s recipe=%s arch=%s' "$suite" "$(packages_of "$suite")" \
+		"$(host_mirror)" "$RECIPE" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16
 }
 
 tarball_of() { echo "$CACHE/$1-$(suite_key "$1").tar.zst"; }
 
 check_suite() {
 	case $1 in
-	bookworm|trixie) ;;
-	*) die "unknown suite '$1' (bookworm or trixie)" ;;
+	bookworm|trixie|bookworm-exim|trixie-exim) ;;
+	*) die "unknown suite '$1' (bookworm, trixie, bookworm-exim or trixie-exim)" ;;
 	esac
 }
 
@@ -66,6 +89,16 @@ kill_rooted_in() {
 
 record_versions() {
 	local r=$1
+	case $2 in
+	*-exim)
+		printf 'exim %s (%s), dovecot %s, light %s\n' \
+			"$(chroot "$r" exim4 -C /dev/null -bV | sed -n 's/^Exim version \([^ ]*\).*/\1/p')" \
+			"$(chroot "$r" exim4 -C /dev/null -bP macro _HAVE_GNUTLS >/dev/null 2>&1 && echo GnuTLS || echo OpenSSL)" \
+			"$(chroot "$r" dovecot --version | cut -d' ' -f1)" \
+			"$(chroot "$r" /opt/exim4-light/usr/sbin/exim4 -C /dev/null -bV | sed -n 's/^Exim version \([^ ]*\).*/\1/p')"
+		return
+		;;
+	esac
 	printf 'postfix %s, dovecot %s, %s\n' \
 		"$(chroot "$r" postconf -d -h mail_version)" \
 		"$(chroot "$r" dovecot --version | cut -d' ' -f1)" \
@@ -73,7 +106,7 @@ record_versions() {
 }
 
 build_suite() {
-	local suite=$1 tarball work t0=$SECONDS mirror
+	local suite=$1 tarball work t0=$SECONDS mirror pkgs
 	tarball=$(tarball_of "$suite")
 	mirror=$(host_mirror)
 	mkdir -p "$CACHE/debs-$suite"
@@ -91,8 +124,9 @@ build_suite() {
 	work=$(mktemp -d "$CACHE/build-$suite.XXXXXX")
 	chmod 755 "$work"
 	log "building $suite root from $mirror (log: $CACHE/$suite-debootstrap.log)"
-	if ! debootstrap --variant=minbase --include="${PKGS// /,}" \
-		--cache-dir="$CACHE/debs-$suite" "$suite" "$work/root" "$mirror" \
+	pkgs=$(debootstrap_packages "$suite")
+	if ! debootstrap --variant=minbase --include="${pkgs// /,}" \
+		--cache-dir="$CACHE/debs-$suite" "$(debian_suite "$suite")" "$work/root" "$mirror" \
 		>"$CACHE/$suite-debootstrap.log" 2>&1; then
 		tail -n 20 "$CACHE/$suite-debootstrap.log" >&2
 		kill_rooted_in "$work"; umount_below "$work"; rm -rf --one-file-system "$work"
@@ -103,8 +137,9 @@ build_suite() {
 	printf '#!/bin/sh\n# mailharden test root: never start services\nexit 101\n' \
 		>"$work/root/usr/sbin/policy-rc.d"
 	chmod 755 "$work/root/usr/sbin/policy-rc.d"
+	case $suite in *-exim) add_exim_light "$work/root" "$mirror" "$(apt_packages "$suite")" ;; esac
 	chroot "$work/root" apt-get clean
-	record_versions "$work/root" >"$work/root/.mh-versions"
+	record_versions "$work/root" "$suite" >"$work/root/.mh-versions"
 	tar -C "$work/root" --numeric-owner --one-file-system \
 		--exclude='./var/lib/apt/lists/*' --exclude='./var/cache/apt/*.bin' \
 		--exclude='./usr/share/doc/*' --exclude='./usr/share/man/*' \
@@ -112,11 +147,35 @@ build_suite() {
 		-cf - . | zstd -q -T0 -3 -o "$tarball.tmp"
 	cp "$work/root/.mh-versions" "$tarball.versions"
 	mv -f "$tarball.tmp" "$tarball"
-	find "$CACHE" -maxdepth 1 \( -name "$suite-*.tar.zst" -o -name "$suite-*.tar.zst.versions" \) \
+	# only this root's older tarballs: "bookworm-*" would also match bookworm-exim's
+	find "$CACHE" -maxdepth 1 \( -name "$suite-????????????????.tar.zst" \
+		-o -name "$suite-????????????????.tar.zst.versions" \) \
 		! -name "$(basename "$tarball")*" -delete
 	rm -rf --one-file-system "$work"
 	exec 9>&-
 	log "$suite root built in $((SECONDS - t0)) s: $(versions_of "$suite")"
+}
+
+# The light daemon conflicts with the heavy one; its binary is unpacked beside it, in
+# /opt/exim4-light, with the version that matches the installed heavy daemon.
+add_exim_light() {
+	local r=$1 mirror=$2 more=$3 v
+	printf 'deb %s %s main\n' "$mirror" "$(chroot "$r" sh -c '. /etc/os-release; echo $VERSION_CODENAME')" \
+		>"$r/etc/apt/sources.list"
+	chroot "$r" apt-get -q update >>"$CACHE/$suite-debootstrap.log" 2>&1 || die "apt-get update in $r failed"
+	if [ -n "$more" ]; then
+		# shellcheck disable=SC2086
+		chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
+			install $more >>"$CACHE/$suite-debootstrap.log" 2>&1 || die "apt-get install $more failed"
+		kill_rooted_in "$r"
+	fi
+	v=$(chroot "$r" dpkg-query -W -f='${Version}' exim4-daemon-heavy)
+	(cd "$r/tmp" && chroot "$r" sh -c "cd /tmp && apt-get -q download exim4-daemon-light=$v") \
+		>>"$CACHE/$suite-debootstrap.log" 2>&1 || die "downloading exim4-daemon-light $v failed"
+	mkdir -p "$r/opt/exim4-light"
+	dpkg -x "$r"/tmp/exim4-daemon-light_*.deb "$r/opt/exim4-light"
+	rm -f "$r"/tmp/exim4-daemon-light_*.deb
+	rm -rf "$r"/var/lib/apt/lists/*
 }
 
 versions_of() {

@@ -778,7 +778,7 @@ static void test_answers_syntax(void **state)
 	assert_non_null(strstr(l->e.msg, "f:2:"));
 	assert_int_equal(answers_parse("f", "servers postfix\n", &af, &l->e), -1);
 	assert_non_null(strstr(l->e.msg, "f:1:"));
-	assert_int_equal(answers_parse("f", "exim.roles = mx\n", &af, &l->e), -1);
+	assert_int_equal(answers_parse("f", "sendmail.roles = mx\n", &af, &l->e), -1);
 	assert_int_equal(answers_parse("f", " postfix.roles =  mx , submission \n", &af, &l->e), 0);
 	assert_string_equal(answers_get(&af, "postfix.roles"), "mx , submission");
 	assert_null(answers_get(&af, "profile"));
@@ -979,6 +979,12 @@ static void test_explain_covers_plans(void **state)
 
 			(*b)->detect(&l->env, &si);
 			si.backend = *b;
+			/* the lab fixture has Postfix and Dovecot only (a host's Exim
+			 * binary alone is not a usable server) */
+			if (!si.usable) {
+				server_info_free(&si);
+				continue;
+			}
 			plan.server = &si;
 			assert_int_equal((*b)->plan(&l->env, &si, &a, &plan, &l->e), 0);
 			for (size_t i = 0; i < plan.settings.n; i++)
