@@ -134,7 +134,7 @@ static void print_servers(const struct server_info *si, size_t n)
 {
 	const char *sep = "";
 
-	printf("%s\n", _("# Servers to harden (postfix, dovecot).  Found here:"));
+	printf("%s\n", _("# Servers to harden (postfix, dovecot, exim).  Found here:"));
 	for (size_t i = 0; i < n; i++)
 		printf("#   %s: %s\n", si[i].backend->name,
 		       si[i].usable ? si[i].version : (si[i].why ? si[i].why : ""));

@@ -109,7 +109,7 @@ static enum go servers_none(struct wizard *w)
 {
 	char *text = servers_text(w);
 
-	err_set(w->e, "%s", _("no supported mail server found (Postfix, Dovecot)"));
+	err_set(w->e, "%s", _("no supported mail server found (Postfix, Dovecot, Exim)"));
 	if (!w->o->non_interactive) {
 		struct fe_screen s = {.title = _("No mail server found"), .text = text};
 

@@ -16,7 +16,7 @@ enum go step_welcome(struct wizard *w)
 
 	if (w->o->non_interactive)
 		return GO_NEXT;
-	sb_adds(&sb, _("This wizard finds Postfix and Dovecot, asks which services they offer, "
+	sb_adds(&sb, _("This wizard finds Postfix, Dovecot and Exim, asks which services they offer, "
 		       "which clients must still connect and which certificate to use, and "
 		       "shows every change as a diff.\n\n"
 		       "Nothing is written before you choose Apply on the review screen. "
