@@ -1735,6 +1735,24 @@ static int generated_config(const struct env *env, const struct server_info *si,
 	return rc;
 }
 
+/*
+ * The staged configuration update-exim4.conf built for validate() is what
+ * effective() asks next (the engine calls them in turn on the same stage):
+ * kept once, so a stage is built once.  Any other directory clears it.
+ */
+static struct {
+	char *dir;  /* stage directory (server path) */
+	char *conf; /* the file built from it (server path) */
+} staged;
+
+static void staged_clear(const struct env *env)
+{
+	remove_server_file(env, staged.conf);
+	free(staged.conf);
+	free(staged.dir);
+	staged.conf = staged.dir = NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Effective values                                                    */
 /* ------------------------------------------------------------------ */
@@ -1839,11 +1857,20 @@ static int exim_effective(const struct env *env, const struct server_info *si,
 	char buf[512];
 	int rc = 0;
 
+	if (staged.dir && strcmp(staged.dir, config_dir) != 0)
+		staged_clear(env);
+
 	/* on the live system the daemon runs what update-exim4.conf installed
 	 * (the reload ran it); elsewhere, what it would build from the files */
 	if (env->root[0] == '\0' && strcmp(config_dir, si->config_dir) == 0 &&
 	    (conf = current_config(env, si)) != NULL) {
 		tmp = NULL;
+	} else if (staged.dir && strcmp(staged.dir, config_dir) == 0) {
+		conf = xstrdup(staged.conf);
+		tmp = xstrdup(staged.conf);
+		free(staged.conf);
+		free(staged.dir);
+		staged.conf = staged.dir = NULL;
 	} else if (generated_config(env, si, config_dir, &conf, &tmp, e) < 0) {
 		remove_server_file(env, tmp);
 		free(tmp);
@@ -1997,6 +2024,7 @@ static int exim_check_staged(const struct env *env, const struct server_info *si
 	char buf[512];
 	int rc = 0;
 
+	staged_clear(env);
 	if (generated_config(env, si, stage_dir, &conf, &tmp, e) < 0) {
 		rc = -1;
 	} else if (exim_run(env, si, conf, bv, NULL, &r, e) < 0) {
@@ -2006,6 +2034,11 @@ static int exim_check_staged(const struct env *env, const struct server_info *si
 			rc = err_set(e, _("exim -bV rejects the configuration: %s"),
 				     error_line(&r, buf, sizeof(buf)));
 		spawn_result_free(&r);
+	}
+	if (rc == 0 && tmp) {
+		staged.dir = xstrdup(stage_dir);
+		staged.conf = tmp;
+		tmp = NULL;
 	}
 	remove_server_file(env, tmp);
 	free(tmp);

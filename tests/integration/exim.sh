@@ -169,6 +169,10 @@ ex_stop() {
 	[ -n "${EX_PID:-}" ] || return 0
 	stop_pid "$EX_PID" exim
 	wait "$EX_PID" 2>/dev/null
+	# a stopped pid may be reused by someone else's process: never signal it again
+	local keep=() p
+	for p in "${MH_PIDS[@]}"; do [ "$p" = "$EX_PID" ] || keep+=("$p"); done
+	MH_PIDS=("${keep[@]}")
 	EX_PID=
 	# delivery processes the daemon forked end by themselves
 	wait_root_empty 10 || stop_all_in_root
@@ -240,9 +244,12 @@ ex_live() {
 		perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>); for my $p (@{$d->{ports}}) {
 			print "$p->{port} $_->{severity} $_->{id} $_->{text}\n" for grep { $_->{severity} ne "ok" } @{$p->{findings}} }' \
 			<<<"$MH_OUT" 2>&1 | head -n 20 | diag; fi
-	mh selftest --host 127.0.0.1 --port "$P_SMTP/mx" --cafile "$ROOT$CERT" --timeout 5 --json
-	if [ "$MH_RC" = 0 ] || [ "$MH_RC" = 1 ]; then ok "$layout: mailharden selftest of 25: nothing critical (exit $MH_RC)"
-	else fail "$layout: mailharden selftest of 25 (exit $MH_RC)"; mh_diag; fi
+	# port 25 offers every suite, so its scan takes long: once per root
+	if [ "$layout" = non-split ]; then
+		mh selftest --host 127.0.0.1 --port "$P_SMTP/mx" --cafile "$ROOT$CERT" --timeout 5 --json
+		if [ "$MH_RC" = 0 ] || [ "$MH_RC" = 1 ]; then ok "$layout: mailharden selftest of 25: nothing critical (exit $MH_RC)"
+		else fail "$layout: mailharden selftest of 25 (exit $MH_RC)"; mh_diag; fi
+	fi
 
 	if [ "$MH_FAILS" != 0 ]; then note "exim log:"; ex_log 15 | diag; fi
 	ex_stop
@@ -254,9 +261,13 @@ ex_layout() {
 	ex_set_layout "$([ "$layout" = split ] && echo true || echo false)"
 	ex_generate /srv/mh-test/original.conf
 	snapshot /etc >"$WORK/etc.$layout"
+	local t0=$SECONDS
 	ex_profiles "$layout"
+	note "$layout: profiles checked in $((SECONDS - t0)) s"
+	t0=$SECONDS
 	snapshot_same "$layout: every profile rolled back, /etc as before" "$WORK/etc.$layout"
 	ex_live "$layout" "$bin" "$daemon"
+	note "$layout: live test in $((SECONDS - t0)) s"
 	mh_expect "$layout: rollback exits 0" 0 rollback --root "$ROOT"
 	# what a rollback's reload does on a live system
 	in_root update-exim4.conf
