@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/exim.sh"
 
 mh_init trixie-exim
-set_ports "${MH_PORT_BASE_EXIM_TRIXIE:-32000}"
+set_ports "${MH_PORT_BASE_EXIM_TRIXIE:-28000}"
 ex_setup
 ex_layout non-split /usr/sbin/exim4 "exim4-daemon-heavy"
 ex_layout split /usr/sbin/exim4 "exim4-daemon-heavy"
