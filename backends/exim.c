@@ -1273,8 +1273,9 @@ static int auth_block(struct plan_ctx *x, bool dovecot, char **out, struct error
 	return rc;
 }
 
-/* Which authenticator, from --sasl (unset: Exim's own password file, the
- * way Debian documents, which every Exim daemon can do). */
+/* Which authenticator, from --sasl: dovecot where the daemon has the
+ * driver (exim4-daemon-heavy), else (and when unset or passwd) Exim's own
+ * password file, the way Debian documents, which every daemon can do. */
 static int sasl_choice(struct plan_ctx *x, bool *dovecot, struct error *e)
 {
 	char *bv;
@@ -1287,10 +1288,12 @@ static int sasl_choice(struct plan_ctx *x, bool *dovecot, struct error *e)
 		bv = exim_bv(x->env, x->si);
 		*dovecot = bv && has_driver(bv, "dovecot");
 		free(bv);
+		/* the light daemon has no dovecot driver: its own password file */
 		if (!*dovecot)
-			return err_set(e, _("this Exim has no dovecot authenticator (Debian: "
-					    "exim4-daemon-light); install exim4-daemon-heavy or use "
-					    "--sasl passwd"));
+			sl_add(&x->p->notes,
+			       _("This Exim has no dovecot authenticator (Debian: exim4-daemon-light): "
+				 "it checks passwords in /etc/exim4/passwd instead. Install "
+				 "exim4-daemon-heavy to use Dovecot's passwords."));
 		return 0;
 	default:
 		return 0;

@@ -770,6 +770,8 @@ static void add_sasl_note(struct plan_ctx *x)
 					  "CANNOT AUTHENTICATE anyone, so no mail client can send through "
 					  "it. Choose Dovecot or Cyrus SASL to let clients log in.")));
 		break;
+	case SASL_PASSWD: /* refused in check_answers */
+		break;
 	case SASL_UNSET:
 		if (maincf_get(x->main_cf, "smtpd_sasl_type") == NULL &&
 		    maincf_get(x->main_cf, "smtpd_sasl_path") == NULL)
@@ -822,6 +824,9 @@ static int check_answers(const struct server_info *si, const struct answers *a, 
 
 	if (!si->usable)
 		return err_set(e, _("Postfix cannot be configured: %s"), si->why ? si->why : "?");
+	if (a->sasl == SASL_PASSWD)
+		return err_set(e, _("Postfix has no password file of its own: --sasl passwd is for "
+				    "Exim; use dovecot or cyrus"));
 	if (bad) {
 		char *r = roles_format(bad);
 

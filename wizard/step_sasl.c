@@ -56,6 +56,8 @@ static const char *sasl_label(enum sasl_kind k)
 		return _("Cyrus SASL with saslauthd (system or sasldb passwords)");
 	case SASL_NONE:
 		return _("no login: submission then CANNOT authenticate anyone");
+	case SASL_PASSWD:
+		return _("the MTA's own password file (Exim: /etc/exim4/passwd)");
 	case SASL_UNSET:
 		break;
 	}

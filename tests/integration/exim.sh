@@ -84,7 +84,7 @@ ex_profiles() {
 	local layout=$1 p s gen=/srv/mh-test/profile.conf out
 	for p in $PROFILES; do
 		mh apply --root "$ROOT" --server exim --role mx,submission,submissions --profile "$p" \
-			--cert "$CERT" --key "$KEY" --yes
+			--cert "$CERT" --key "$KEY" --sasl passwd --yes
 		if [ "$MH_RC" != 0 ]; then fail "$layout/$p: apply exits 0"; mh_diag; continue; fi
 		if ! out=$(ex_generate "$gen" 2>&1); then
 			fail "$layout/$p: update-exim4.conf builds the configuration"; echo "$out" | diag
@@ -184,9 +184,9 @@ ex_live() {
 	local layout=$1 bin=$2 daemon=$3 t H=127.0.0.1 gen=$EXIM_CONF
 	mh_expect "$layout: apply exim (mx,submission,submissions; intermediate) exits 0" 0 \
 		apply --root "$ROOT" --server exim --role mx,submission,submissions --profile intermediate \
-		--cert "$CERT" --key "$KEY" --yes
+		--cert "$CERT" --key "$KEY" --sasl passwd --yes
 	mh_expect "$layout: a second plan changes nothing" 0 plan --root "$ROOT" --server exim \
-		--role mx,submission,submissions --profile intermediate --cert "$CERT" --key "$KEY"
+		--role mx,submission,submissions --profile intermediate --cert "$CERT" --key "$KEY" --sasl passwd
 	expect_match "$layout: a second plan says no changes" 'No changes' "$MH_OUT"
 	# what a reload on a live system does: update-exim4.conf installs the new config
 	check "$layout: update-exim4.conf accepts and installs the new configuration" in_root update-exim4.conf
@@ -296,6 +296,10 @@ ex_detect() {
 		'^usable GnuTLS non-split loopback mx$' "$j"
 	mh plan --root "$ROOT" --server exim --role mx --profile intermediate --cert "$CERT" --key "$KEY"
 	expect_match "plan mx on a loopback-only Exim says so" 'listens on 127.0.0.1 and ::1 only' "$MH_ERR"
+	# no --sasl, Dovecot installed: the heavy daemon's dovecot authenticator
+	mh plan --root "$ROOT" --server exim --role submission --profile intermediate --cert "$CERT" --key "$KEY"
+	expect_match "plan without --sasl uses Dovecot's auth where Dovecot is installed" \
+		'driver = dovecot' "$MH_OUT"
 }
 
 # ex_bad_input: refused by name, nothing written
@@ -308,7 +312,7 @@ ex_bad_input() {
 	cp -r "$MH_LIB_DIR/../../templates/." "$WORK/tpl/"
 	sed -i 's/{{gnutls_ciphers}}/NORMAL:-VERS-ALL:+VERS-TLS9.9/' "$WORK/tpl/exim/macros.tmpl"
 	mh_expect "a broken GnuTLS priority string is refused" 1 apply --root "$ROOT" --server exim \
-		--role mx,submission --profile intermediate --cert "$CERT" --key "$KEY" --templates "$WORK/tpl" --yes
+		--role mx,submission --profile intermediate --cert "$CERT" --key "$KEY" --sasl passwd --templates "$WORK/tpl" --yes
 	expect_match "the refusal names the string and the bad part" 'GnuTLS rejects.*VERS-TLS9\.9' "$MH_ERR"
 	snapshot_same "broken priority string: nothing written" "$before"
 	printf 'tls_require_ciphers = NORMAL:-VERS-ALL:+VERS-TLS9.9\n' >"$ROOT/srv/mh-test/bad.conf"
@@ -343,7 +347,7 @@ ex_handwritten() {
 	in_root update-exim4.conf -o /etc/exim4/exim4.conf
 	snapshot /etc >"$before"
 	mh_expect "hand-written: apply exits 0" 0 apply --root "$ROOT" --server exim \
-		--role mx,submission,submissions --profile intermediate --cert "$CERT" --key "$KEY" --yes
+		--role mx,submission,submissions --profile intermediate --cert "$CERT" --key "$KEY" --sasl passwd --yes
 	expect_match "hand-written: the admin's tls_certificate line is commented out, and said so" \
 		"earlier 'tls_certificate' setting is commented out" "$MH_ERR"
 	check "hand-written: exim4 -bV accepts the edited file" in_root exim4 -bV
@@ -354,7 +358,7 @@ ex_handwritten() {
 	expect_match "hand-written: the authenticators are in its authenticators section" 'mh_plain' \
 		"$(in_root exim4 -bP authenticator_list)"
 	mh_expect "hand-written: a second plan exits 0" 0 plan --root "$ROOT" --server exim \
-		--role mx,submission,submissions --profile intermediate
+		--role mx,submission,submissions --profile intermediate --sasl passwd
 	expect_match "hand-written: a second plan (certificate kept) changes nothing" 'No changes' "$MH_OUT"
 	mh_expect "hand-written: rollback exits 0" 0 rollback --root "$ROOT"
 	snapshot_same "hand-written: after rollback /etc is byte-identical" "$before"
