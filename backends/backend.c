@@ -235,7 +235,7 @@ bool server_find_binary(const struct env *env, struct server_info *si,
 			return true;
 		}
 	}
-	for (size_t i = 0; candidates[i]; i++) {
+	for (size_t i = 0; !env->no_host_tools && candidates[i]; i++) {
 		if (access(candidates[i], X_OK) == 0) {
 			free(si->binary);
 			si->binary = xstrdup(candidates[i]);

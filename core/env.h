@@ -28,6 +28,10 @@ struct env {
 	struct version_override *overrides;
 	size_t n_overrides;
 	bool verbose;
+	/* Never fall back to the host's server tools (postconf, doveconf ...)
+	 * when the root has none: for tests that must not depend on what the
+	 * host has installed. */
+	bool no_host_tools;
 };
 
 /* Sets up env for root ("" or NULL for the live system).  Fails when root
