@@ -366,6 +366,24 @@ static void judge_chain(const struct cert_inspect_opts *o, STACK_OF(X509) *chain
 	X509_STORE_free(store);
 }
 
+/* Says which names the certificate does have, so the admin sees whether
+ * the host name or the certificate is the wrong one. */
+static void name_mismatch(const struct cert_inspect_opts *o, const struct cert_info *ci,
+			  struct cert_report *r)
+{
+	struct strbuf names = STRBUF_INIT;
+
+	for (size_t i = 0; i < ci->dns_names.n; i++)
+		sb_addf(&names, "%s%s", names.len ? ", " : "", ci->dns_names.v[i]);
+	if (names.len == 0 && ci->common_name)
+		sb_addf(&names, "CN=%s", ci->common_name);
+	findings_addf(&r->findings, "cert.name.mismatch", SEV_HIGH,
+		      _("use a certificate that names the host in subjectAltName (the MX / EHLO name)"),
+		      _("the certificate is not valid for %s: it names %s"), o->host,
+		      names.len ? names.buf : _("no host at all"));
+	sb_free(&names);
+}
+
 static void judge_name(const struct cert_inspect_opts *o, X509 *leaf, struct cert_report *r)
 {
 	const struct cert_info *ci = &r->certs[0];
@@ -386,9 +404,7 @@ static void judge_name(const struct cert_inspect_opts *o, X509 *leaf, struct cer
 			      _("%s is only in the CN, not in subjectAltName: modern clients reject it"),
 			      o->host);
 	else
-		findings_addf(&r->findings, "cert.name.mismatch", SEV_HIGH,
-			      _("use a certificate that names the host in subjectAltName (the MX / EHLO name)"),
-			      _("the certificate is not valid for %s"), o->host);
+		name_mismatch(o, ci, r);
 	ERR_clear_error();
 }
 

@@ -502,17 +502,38 @@ static enum fe_rc fd_input(struct frontend *fe, const struct fe_screen *s, const
 
 /* libdialog's text viewer reads a file: give it one that lives only in
  * memory, so showing a diff writes nothing anywhere. */
-static void fd_textview(struct frontend *fe, const char *title, const char *text)
+/* Tabs as spaces (8 columns): libdialog's own tab correction makes the
+ * textbox's position count stop short of 100% at the end. */
+static char *untabbed(const char *text)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t col = 0;
+
+	for (const char *p = text; *p; p++) {
+		if (*p == '\t') {
+			do
+				sb_addc(&sb, ' ');
+			while (++col % 8);
+			continue;
+		}
+		sb_addc(&sb, *p);
+		col = *p == '\n' ? 0 : col + 1;
+	}
+	return sb.len ? sb_detach(&sb) : (sb_free(&sb), xstrdup(""));
+}
+
+static void fd_textview(struct frontend *fe, const char *title, const char *raw)
 {
 	DIALOG_VARS saved;
 	int fd = memfd_create("mailharden-view", MFD_CLOEXEC);
+	char *text = untabbed(raw);
 	size_t len = strlen(text);
 	char path[64];
 
 	dlg_save_vars(&saved);
 	dialog_vars.backtitle = ctx_of(fe)->backtitle;
 	dialog_vars.exit_label = (char *)_("Close");
-	dialog_vars.tab_correct = true;
+	dialog_vars.tab_correct = false;
 	dlg_clear();
 	dlg_put_backtitle();
 	if (fd >= 0 && write(fd, text, len) == (ssize_t)len) {
@@ -525,8 +546,17 @@ static void fd_textview(struct frontend *fe, const char *title, const char *text
 	}
 	if (fd >= 0)
 		close(fd);
+	free(text);
 	dlg_clr_result();
 	dlg_restore_vars(&saved);
+}
+
+/* Whether step belongs to the row already shown (same text up to '\n'). */
+static bool same_row(const char *row, const char *step)
+{
+	size_t n = strcspn(step, "\n");
+
+	return strlen(row) == n && strncmp(row, step, n) == 0;
 }
 
 /* A mixed gauge draws and returns: no input handler stays behind (the
@@ -545,13 +575,16 @@ static void fd_gauge(struct frontend *fe, const char *title, int percent, const 
 		c->n_steps = 0;
 		return;
 	}
-	if (step && (c->n_steps == 0 || strcmp(c->steps[c->n_steps - 1], step) != 0)) {
+	/* "phase\ndetail": the phase is the row, the detail (counters that
+	 * change on every call) only the text above the bar */
+	if (step && (c->n_steps == 0 || !same_row(c->steps[c->n_steps - 1], step))) {
 		if (c->n_steps == ARRAY_LEN(c->steps)) {
 			free(c->steps[0]);
 			memmove(c->steps, c->steps + 1, (c->n_steps - 1) * sizeof(*c->steps));
 			c->n_steps--;
 		}
-		c->steps[c->n_steps++] = xstrdup(step);
+		c->steps[c->n_steps++] = xstrndup(step, strcspn(step, "\n"));
+		dlg_clear(); /* a new row: the box grows, redraw it whole */
 	}
 	for (size_t i = 0; i < c->n_steps; i++) {
 		items[n++] = c->steps[i];
@@ -560,7 +593,10 @@ static void fd_gauge(struct frontend *fe, const char *title, int percent, const 
 	dlg_save_vars(&saved);
 	dialog_vars.backtitle = c->backtitle;
 	dlg_put_backtitle();
-	dialog_mixedgauge(titled(fe, title), step ? step : "", 0, 0, percent, (int)(n / 2), items);
+	/* a fixed width: a growing counter must not move the box */
+	dialog_mixedgauge(titled(fe, title),
+			  step ? (strchr(step, '\n') ? strchr(step, '\n') + 1 : step) : "", 0,
+			  COLS > 76 ? 72 : COLS - 4, percent, (int)(n / 2), items);
 	dlg_restore_vars(&saved);
 }
 

@@ -388,8 +388,10 @@ static void line_gauge(struct frontend *fe, const char *title, int percent, cons
 	struct line_ctx *c = ctx_of(fe);
 
 	(void)title;
+	/* "phase\ndetail" on one line */
 	if (percent >= 0 && step)
-		fprintf(c->out, "[%3d%%] %s\n", percent, step);
+		fprintf(c->out, "[%3d%%] %.*s%s%s\n", percent, (int)strcspn(step, "\n"), step,
+			strchr(step, '\n') ? ": " : "", strchr(step, '\n') ? strchr(step, '\n') + 1 : "");
 	fflush(c->out);
 }
 

@@ -73,7 +73,9 @@ struct frontend {
 			    const char *init, char **out);
 	/* A long text (diff, explanations) to scroll through. */
 	void (*textview)(struct frontend *fe, const char *title, const char *text);
-	/* Progress: percent 0..100 with the current step; percent < 0 closes. */
+	/* Progress: percent 0..100 with the current step; percent < 0 closes.
+	 * A step "phase\ndetail" keeps one row for the phase and shows the
+	 * detail (counters) in place. */
 	void (*gauge)(struct frontend *fe, const char *title, int percent, const char *step);
 	/* While a gauge shows: true once the user asked to stop (Esc).  May
 	 * be NULL: the front end cannot be interrupted that way. */

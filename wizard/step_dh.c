@@ -76,10 +76,12 @@ static int dh_on_progress(const struct dh_progress *p, void *arg)
 		pct = 99;
 	else if (pct > 95)
 		pct = 95;
+	/* one row per phase; the counters change in place under it */
 	if (p->phase == DH_PROVING)
 		snprintf(step, sizeof(step), "%s", _("proving the safe prime"));
 	else
-		snprintf(step, sizeof(step), _("%lu candidates tested, %.0f s (Esc cancels)"),
+		snprintf(step, sizeof(step), _("searching for a safe prime\n%lu candidates tested, "
+					       "%.0f s (Esc cancels)"),
 			 p->tested, p->elapsed);
 	fe->gauge(fe, _("Fresh DH parameters"), (int)pct, step);
 	return fe->gauge_cancelled && fe->gauge_cancelled(fe);
@@ -136,7 +138,7 @@ static char *dh_help(void)
 	return xstrdup(_("DHE key exchange needs a prime group. Today's advice (RFC 7919, and "
 			 "the guide) is a named group: ffdhe2048/3072/4096 are well-known safe "
 			 "primes that clients can recognise, checked by many eyes, so nothing "
-			 "is gained by a secret prime of your own; it is written instantly. "
+			 "is gained by a secret prime of your own; it is ready instantly. "
 			 "Fresh parameters make a new safe prime on every core; it takes from "
 			 "seconds to minutes. Groups below 2048 bits are broken (Logjam). "
 			 "Profiles with only TLS 1.3 and ECDHE suites (modern, intermediate) "

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum go step_welcome(struct wizard *w)
 {
@@ -25,6 +26,12 @@ enum go step_welcome(struct wizard *w)
 		sb_adds(&sb, "\n\n");
 		sb_addf(&sb, _("Lab mode: working on the copy under %s; no server is reloaded."),
 			w->env->root);
+	} else if (geteuid() != 0) {
+		/* said first, not after the questions: Apply would fail */
+		sb_adds(&sb, "\n\n");
+		sb_adds(&sb, _("You are not root: changing the servers' files and reloading them "
+			       "needs root. Quit and run it as root (sudo mailharden), or use "
+			       "--root DIR to try it on a copy."));
 	}
 	s.text = sb.buf;
 	s.help = _("Keys: arrows move, Space toggles a checkbox, Tab moves between buttons, "

@@ -180,9 +180,11 @@ default_path() { # default_path ROOT [RESIZE]
 	notes_then_review || return 1
 	screen | grep -qF "main.cf" || { echo "# review lists no main.cf"; return 1; }
 	screen | grep -qF "[lab]" || { echo "# no lab mark on the review"; return 1; }
-	# the first file's diff, then back to the review
+	# the first file's diff, to its end (100%), then back to the review
 	keys Enter
 	wait_for "+++ /etc/postfix/main.cf" || return 1
+	for _ in 1 2 3 4; do T send-keys -t w NPage; done
+	wait_for "100%" || { echo "# the end of the diff is not 100%"; return 1; }
 	keys Enter
 	wait_for "Nothing has been written yet" || return 1
 	# Explain is the button right of Select
@@ -259,7 +261,16 @@ dh_path() { # the old profile has DHE: pick the RFC 7919 group
 	accept_snakeoil || return 1
 	wait_for "RFC 7919 group ffdhe2048 (instant, recommended)" || return 1
 	screen | grep -qF "an existing file" || { echo "# no file choice"; return 1; }
-	keys Enter
+	# fresh parameters: one box, its counters change in place; Esc stops it
+	keys Down Enter
+	wait_for "candidates tested" 20 || return 1
+	sleep 1.5
+	[ "$(screen | grep -c "Fresh DH parameters")" = 1 ] &&
+		[ "$(screen | grep -c "searching for a safe prime")" = 1 ] ||
+		{ echo "# the gauge is not one box updated in place"; screen | sed 's/^/#   /'; return 1; }
+	keys Escape
+	wait_for "RFC 7919 group ffdhe2048 (instant, recommended)" || return 1
+	keys Up Enter
 	notes_then_review || return 1
 	[ ! -e "$TMP/dh/etc/ssl/mailharden" ] || { echo "# DH file before Apply"; return 1; }
 	apply_confirmed || return 1

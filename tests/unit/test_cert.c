@@ -236,6 +236,9 @@ static void test_wrong_name(void **state)
 	cert_report_free(&r);
 	inspect(cw, NULL, "a.b.example.org", &r); /* a wildcard covers one label */
 	assert_finding(&r, "cert.name.mismatch", SEV_HIGH);
+	/* the finding says which names the certificate has */
+	assert_non_null(strstr(findings_find(&r.findings, "cert.name.mismatch")->text,
+			       "a.b.example.org: it names *.example.org"));
 	cert_report_free(&r);
 	inspect(cc, NULL, "mx.example.net", &r);
 	assert_finding(&r, "cert.name.cn_only", SEV_MEDIUM);
