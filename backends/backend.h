@@ -369,6 +369,15 @@ int engine_apply(const struct env *env, const struct plan *p,
 void apply_result_free(struct apply_result *r);
 
 /*
+ * Would every server load what rolling back checkpoint id (NULL: the
+ * newest not rolled back) restores?  Stages the restored files and runs
+ * each server's validate: after an upgrade (Dovecot 2.3 -> 2.4) the old
+ * files may be ones the installed version refuses.  -1 with e naming the
+ * server, its version and the checker's words.
+ */
+int engine_check_restore(const struct env *env, const char *id, struct error *e);
+
+/*
  * Asks the server's own tool for the effective values of x on the live
  * configuration (si->config_dir); with no effective op every expectation
  * stays "could not verify".  Returns -1 when the server refuses its

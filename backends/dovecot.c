@@ -27,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "../core/fsutil.h"
 #include "../core/spawn.h"
 #include "../core/template.h"
 #include "../core/txn.h"
@@ -80,6 +81,14 @@ struct conf_setting {
 	int line;    /* 1-based line in file */
 };
 
+/* A top-level section "plugin {" ... "}" as read. */
+struct conf_section {
+	char *header;
+	char *file;
+	int first, last;
+	bool has_settings;
+};
+
 struct conf {
 	const struct env *env;
 	const char *main_file;    /* server path of dovecot.conf */
@@ -97,6 +106,9 @@ struct conf {
 	char *error;              /* the first file that could not be read */
 	int line;                 /* line being read */
 	struct strlist filters;   /* filter sections seen: "protocol imap", "local 10.0.0.1/protocol imap" */
+	const char *file;         /* file being read */
+	struct conf_section *top; /* top-level sections, for the 2.4 migration */
+	size_t n_top;
 };
 
 static void conf_init(struct conf *c, const struct env *env, const char *main_file,
@@ -118,6 +130,11 @@ static void conf_free(struct conf *c)
 	free(c->v);
 	sl_free(&c->protocols);
 	sl_free(&c->filters);
+	for (size_t i = 0; i < c->n_top; i++) {
+		free(c->top[i].header);
+		free(c->top[i].file);
+	}
+	free(c->top);
 	for (int i = 0; i < c->depth && i < SECTION_DEPTH_MAX; i++)
 		free(c->section[i]);
 	free(c->heredoc);
@@ -246,6 +263,8 @@ static void conf_add_setting(struct conf *c, const char *file, char *piece)
 	s->value = xstrdup(value);
 	s->file = xstrdup(file);
 	s->line = c->line;
+	if (c->depth > 0 && c->n_top)
+		c->top[c->n_top - 1].has_settings = true;
 }
 
 /* Sections that select where settings apply, rather than name an object. */
@@ -277,6 +296,16 @@ static void note_filter(struct conf *c)
 
 static void conf_push(struct conf *c, const char *header)
 {
+	if (c->depth == 0) {
+		struct conf_section *t;
+
+		c->top = xrealloc(c->top, (c->n_top + 1) * sizeof(*c->top));
+		t = &c->top[c->n_top++];
+		t->header = xstrdup(header);
+		t->file = xstrdup(c->file ? c->file : "");
+		t->first = t->last = c->line;
+		t->has_settings = false;
+	}
 	if (c->depth < SECTION_DEPTH_MAX)
 		c->section[c->depth] = xstrdup(header);
 	c->depth++;
@@ -288,6 +317,8 @@ static void conf_pop(struct conf *c)
 	if (c->depth == 0)
 		return;
 	c->depth--;
+	if (c->depth == 0 && c->n_top)
+		c->top[c->n_top - 1].last = c->line;
 	if (c->depth < SECTION_DEPTH_MAX) {
 		free(c->section[c->depth]);
 		c->section[c->depth] = NULL;
@@ -383,6 +414,7 @@ static void conf_parse_text(struct conf *c, const char *file, const char *text, 
 		if (next)
 			*next++ = '\0';
 		c->line = ++lineno;
+		c->file = file;
 		line = trim(raw);
 
 		if (c->heredoc) {
@@ -812,7 +844,8 @@ static void detect_refusal(const struct env *env, struct server_info *si)
 		if (generation_of(si->version) == GEN_24 && marker == NULL)
 			set_why(si, xasprintf(_("%s (the configuration is written for Dovecot 2.3 or "
 						"older, the installed Dovecot is %s: mailharden apply "
-						"migrates it)"), line, si->version));
+						"migrates its TLS and auth settings and names what else "
+						"2.4 wants)"), line, si->version));
 		else
 			set_why(si, xstrdup(line));
 		free(marker);
@@ -870,6 +903,10 @@ struct pending {
 	char *old;
 	size_t old_len;
 	char *text;
+	/* lines (as numbered in old) above which a marker line was inserted,
+	 * so a later edit still finds the line it read */
+	int *ins;
+	size_t n_ins;
 };
 
 struct plan_ctx {
@@ -1161,7 +1198,25 @@ static struct pending *pending_get(struct plan_ctx *x, const char *path, struct 
 	pd->old = old;
 	pd->old_len = len;
 	pd->text = xstrndup(old, len);
+	pd->ins = NULL;
+	pd->n_ins = 0;
 	return pd;
+}
+
+/* Where line n of the file as read is now, after the markers inserted. */
+static int pending_line(const struct pending *pd, int n)
+{
+	int cur = n;
+
+	for (size_t i = 0; i < pd->n_ins; i++)
+		cur += pd->ins[i] <= n;
+	return cur;
+}
+
+static void pending_inserted(struct pending *pd, int n)
+{
+	pd->ins = xrealloc(pd->ins, (pd->n_ins + 1) * sizeof(*pd->ins));
+	pd->ins[pd->n_ins++] = n;
 }
 
 static void pending_flush(struct plan_ctx *x)
@@ -1173,6 +1228,7 @@ static void pending_flush(struct plan_ctx *x)
 		free(pd->path);
 		free(pd->old);
 		free(pd->text);
+		free(pd->ins);
 	}
 	free(x->pend);
 	x->pend = NULL;
@@ -1204,9 +1260,9 @@ static int plan_include(struct plan_ctx *x, struct error *e)
 	return 0;
 }
 
-/* "#" before line n (1-based) of text, keeping its indentation, with the
- * marker comment above it.  New string. */
-static char *comment_line(const char *text, int n, const char *marker)
+/* Line n (1-based) of text under a marker comment, keeping its
+ * indentation: "#" before it, or replaced by repl.  New string. */
+static char *edit_line(const char *text, int n, const char *marker, const char *repl)
 {
 	struct strbuf sb = STRBUF_INIT;
 	const char *l = text;
@@ -1221,14 +1277,28 @@ static char *comment_line(const char *text, int n, const char *marker)
 			sb_add(&sb, l, ind);
 			sb_addf(&sb, "# %s\n", marker);
 			sb_add(&sb, l, ind);
-			sb_addc(&sb, '#');
-			sb_add(&sb, l + ind, len - ind);
+			if (repl)
+				sb_addf(&sb, "%s%s", repl, end ? "\n" : "");
+			else
+				sb_addc(&sb, '#');
+			if (!repl)
+				sb_add(&sb, l + ind, len - ind);
 		} else {
 			sb_add(&sb, l, len);
 		}
 		l += len;
 	}
 	return sb_detach(&sb);
+}
+
+/* Applies edit_line to line n of pd as read. */
+static void pending_edit(struct pending *pd, int n, const char *marker, const char *repl)
+{
+	char *text = edit_line(pd->text, pending_line(pd, n), marker, repl);
+
+	free(pd->text);
+	pd->text = text;
+	pending_inserted(pd, n);
 }
 
 /* Line n of text (1-based) without its newline.  New string or NULL. */
@@ -1300,7 +1370,7 @@ static int resolve_one(struct plan_ctx *x, const struct expectation *ex,
 {
 	size_t n = strlen(x->si->config_dir);
 	struct pending *pd;
-	char *raw, *marker, *text, *want;
+	char *raw, *marker, *want;
 	bool ok;
 
 	if (strncmp(s->file, x->si->config_dir, n) != 0 || s->file[n] != '/')
@@ -1310,7 +1380,7 @@ static int resolve_one(struct plan_ctx *x, const struct expectation *ex,
 			       x->si->config_dir);
 	if ((pd = pending_get(x, s->file, e)) == NULL)
 		return -1;
-	raw = line_of(pd->text, s->line);
+	raw = line_of(pd->text, pending_line(pd, s->line));
 	ok = raw && single_statement(raw, s->key);
 	free(raw);
 	if (!ok)
@@ -1320,9 +1390,7 @@ static int resolve_one(struct plan_ctx *x, const struct expectation *ex,
 	want = shortened(ex->want);
 	marker = xasprintf("mailharden: the next line is disabled: it is weaker than profile %s "
 			   "(%s = %s, set in %s)", x->a->profile->name, ex->name, want, x->dropin);
-	text = comment_line(pd->text, s->line, marker);
-	free(pd->text);
-	pd->text = text;
+	pending_edit(pd, s->line, marker, NULL);
 	free(marker);
 	sl_add_owned(&x->p->conflicts,
 		     xasprintf(_("%s:%d: %s = %s would win over mailharden's %s (%s); the plan "
@@ -1392,6 +1460,231 @@ static int plan_resolve(struct plan_ctx *x, struct error *e)
 	free(hit);
 	free(why);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dovecot 2.3 -> 2.4                                                  */
+/* ------------------------------------------------------------------ */
+
+enum conversion {
+	CV_SAME,     /* new name, same value */
+	CV_PATH,     /* "</path" (read the file) becomes the plain path */
+	CV_PREFER,   /* yes/no becomes server/client */
+	CV_INVERT,   /* disable_plaintext_auth yes -> auth_allow_cleartext no */
+	CV_MINPROTO, /* "!SSLv3 !TLSv1" becomes the lowest version left */
+	CV_DROP,     /* no longer exists: commented out */
+};
+
+/* Every TLS and auth setting 2.4 renamed or removed (Dovecot's upgrade
+ * notes, "Converted Settings"; verified against 2.4.1's doveconf). */
+static const struct rename24 {
+	const char *old, *new;
+	enum conversion cv;
+} renames24[] = {
+	{"ssl_cert", "ssl_server_cert_file", CV_PATH},
+	{"ssl_key", "ssl_server_key_file", CV_PATH},
+	{"ssl_dh", "ssl_server_dh_file", CV_PATH},
+	{"ssl_ca", "ssl_server_ca_file", CV_PATH},
+	{"ssl_alt_cert", "ssl_server_alt_cert_file", CV_PATH},
+	{"ssl_alt_key", "ssl_server_alt_key_file", CV_PATH},
+	{"ssl_client_cert", "ssl_client_cert_file", CV_PATH},
+	{"ssl_client_key", "ssl_client_key_file", CV_PATH},
+	{"ssl_ca_dir", "ssl_client_ca_dir", CV_SAME},
+	{"ssl_ca_file", "ssl_client_ca_file", CV_SAME},
+	{"ssl_cert_username_field", "ssl_server_cert_username_field", CV_SAME},
+	{"ssl_key_password", "ssl_server_key_password", CV_SAME},
+	{"ssl_require_crl", "ssl_server_require_crl", CV_SAME},
+	{"ssl_verify_client_cert", "ssl_server_request_client_cert", CV_SAME},
+	{"ssl_prefer_server_ciphers", "ssl_server_prefer_ciphers", CV_PREFER},
+	{"disable_plaintext_auth", "auth_allow_cleartext", CV_INVERT},
+	{"ssl_protocols", "ssl_min_protocol", CV_MINPROTO},
+	{"ssl_dh_parameters_length", NULL, CV_DROP},
+	{"ssl_parameters_regenerate", NULL, CV_DROP},
+	{"verbose_ssl", NULL, CV_DROP},
+};
+
+static const struct rename24 *rename_of(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(renames24); i++)
+		if (strcmp(renames24[i].old, name) == 0)
+			return &renames24[i];
+	return NULL;
+}
+
+/* "!SSLv2 !SSLv3 !TLSv1" -> "TLSv1.1": the lowest version not excluded. */
+static char *min_protocol_of(const char *list)
+{
+	static const char *const order[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+	bool off[ARRAY_LEN(order)] = {false};
+	char *copy = xstrdup(list), *save = NULL;
+
+	for (char *t = strtok_r(copy, " ,:", &save); t; t = strtok_r(NULL, " ,:", &save))
+		for (size_t i = 0; i < ARRAY_LEN(order); i++)
+			if (t[0] == '!' && strcmp(t + 1, order[i]) == 0)
+				off[i] = true;
+	free(copy);
+	for (size_t i = 0; i < ARRAY_LEN(order); i++)
+		if (!off[i])
+			return xstrdup(order[i]);
+	return xstrdup("TLSv1.3");
+}
+
+/* The 2.4 value of a 2.3 one, or NULL when it cannot be converted. */
+static char *convert24(enum conversion cv, const char *v)
+{
+	switch (cv) {
+	case CV_PATH:
+		/* "<<MARKER" is inline content: the reader kept nothing of it */
+		if (v[0] == '<' && v[1] != '<' && v[1] != '\0')
+			return xstrdup(v + 1 + strspn(v + 1, " \t"));
+		return v[0] == '/' ? xstrdup(v) : NULL;
+	case CV_PREFER:
+		return xstrdup(strcmp(v, "yes") == 0 ? "server" : "client");
+	case CV_INVERT:
+		return xstrdup(strcmp(v, "yes") == 0 ? "no" : "yes");
+	case CV_MINPROTO:
+		return min_protocol_of(v);
+	case CV_SAME:
+		return xstrdup(v);
+	case CV_DROP:
+		break;
+	}
+	return NULL;
+}
+
+/* The key with its last component renamed. */
+static char *renamed_key(const char *key, const char *new_name)
+{
+	const char *slash = strrchr(key, '/');
+
+	return slash ? xasprintf("%.*s/%s", (int)(slash - key + 1) - 1, key, new_name)
+		     : xstrdup(new_name);
+}
+
+static void migrate_one(struct plan_ctx *x, struct conf_setting *s, const struct rename24 *r,
+			struct pending *pd)
+{
+	const char *name = strrchr(s->key, '/') ? strrchr(s->key, '/') + 1 : s->key;
+	char *raw = line_of(pd->text, pending_line(pd, s->line));
+	char *value = convert24(r->cv, s->value), *marker, *repl = NULL;
+
+	/* a line that holds more, or a value that cannot be converted, is
+	 * left for validate to list with what 2.4 wants */
+	if (raw == NULL || !single_statement(raw, s->key) || (r->cv != CV_DROP && value == NULL)) {
+		free(raw);
+		free(value);
+		return;
+	}
+	marker = xasprintf("mailharden: Dovecot %s %s; was: %s", x->si->version,
+			   r->new ? "name and syntax" : "has no such setting", trim(raw));
+	if (r->new)
+		repl = xasprintf("%s = %s", r->new, value);
+	pending_edit(pd, s->line, marker, repl);
+	if (r->new)
+		sl_add_owned(&x->p->conflicts,
+			     xasprintf(_("%s:%d: %s = %s is %s = %s in Dovecot %s; the plan rewrites the "
+					 "line"), s->file, s->line, name, s->value, r->new, value,
+				       x->si->version));
+	else
+		sl_add_owned(&x->p->conflicts,
+			     xasprintf(_("%s:%d: %s no longer exists in Dovecot %s; the plan comments "
+					 "it out"), s->file, s->line, name, x->si->version));
+	/* what the resolution of overrides sees from now on */
+	if (r->new) {
+		char *key = renamed_key(s->key, r->new);
+
+		free(s->key);
+		s->key = key;
+		free(s->value);
+		s->value = xstrdup(value);
+	} else {
+		free(s->key);
+		s->key = xstrdup("");
+	}
+	free(marker);
+	free(repl);
+	free(raw);
+	free(value);
+}
+
+/* Sections 2.4 no longer has (plugin settings are plain settings, the
+ * director is gone, dict { } became dict_server): harmless to drop when
+ * they hold no setting, as in Debian's packaged 2.3 files. */
+static bool obsolete_empty(const struct conf_section *t)
+{
+	static const char *const gone[] = {"plugin", "dict", "service director"};
+
+	for (size_t i = 0; i < ARRAY_LEN(gone); i++)
+		if (strcmp(t->header, gone[i]) == 0)
+			return !t->has_settings;
+	return false;
+}
+
+/* "#" before lines first..last of pd as read, under a marker. */
+static void pending_comment_range(struct pending *pd, int first, int last, const char *marker)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int from = pending_line(pd, first), to = pending_line(pd, last);
+	const char *l = pd->text;
+
+	for (int i = 1; *l; i++) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) + 1 : strlen(l);
+
+		if (i == from)
+			sb_addf(&sb, "# %s\n", marker);
+		if (i >= from && i <= to)
+			sb_addc(&sb, '#');
+		sb_add(&sb, l, len);
+		l += len;
+	}
+	free(pd->text);
+	pd->text = sb_detach(&sb);
+	pending_inserted(pd, first);
+}
+
+/*
+ * Dovecot 2.4 refuses the 2.3 names of its TLS and auth settings.  Every
+ * line of the admin's files that uses one is rewritten to the 2.4 name and
+ * syntax (under a marker comment keeping the old line), in the same
+ * checkpoint as the drop-in; the drop-in itself is rendered anew.
+ */
+static int plan_migrate(struct plan_ctx *x, struct error *e)
+{
+	size_t n = strlen(x->si->config_dir);
+
+	if (x->gen != GEN_24)
+		return 0;
+	for (size_t i = 0; i < x->conf.n_top; i++) {
+		const struct conf_section *t = &x->conf.top[i];
+		struct pending *pd;
+
+		if (!obsolete_empty(t) || strncmp(t->file, x->si->config_dir, n) != 0 ||
+		    t->file[n] != '/')
+			continue;
+		if ((pd = pending_get(x, t->file, e)) == NULL)
+			return -1;
+		pending_comment_range(pd, t->first, t->last,
+				      "mailharden: Dovecot 2.4 has no such section; it held no setting");
+		sl_add_owned(&x->p->conflicts,
+			     xasprintf(_("%s:%d: the empty section '%s { }' does not exist in Dovecot "
+					 "%s; the plan comments it out"), t->file, t->first, t->header,
+				       x->si->version));
+	}
+	for (size_t i = 0; i < x->conf.n; i++) {
+		struct conf_setting *s = &x->conf.v[i];
+		const char *name = strrchr(s->key, '/') ? strrchr(s->key, '/') + 1 : s->key;
+		const struct rename24 *r = rename_of(name);
+		struct pending *pd;
+
+		if (r == NULL || strcmp(s->file, x->dropin) == 0 ||
+		    strncmp(s->file, x->si->config_dir, n) != 0 || s->file[n] != '/')
+			continue;
+		if ((pd = pending_get(x, s->file, e)) == NULL)
+			return -1;
+		migrate_one(x, s, r, pd);
+	}
+	return 0;
 }
 
 /* "service imap-login/inet_listener imap/port" + "0" ->
@@ -1604,8 +1897,8 @@ static int dovecot_plan(const struct env *env, const struct server_info *si,
 	}
 	served_protocols(env, si, &x.conf);
 	x.v = tvars_new();
-	if (plan_vars(&x, e) == 0 && plan_render(&x, e) == 0 && plan_resolve(&x, e) == 0 &&
-	    plan_include(&x, e) == 0)
+	if (plan_vars(&x, e) == 0 && plan_render(&x, e) == 0 && plan_migrate(&x, e) == 0 &&
+	    plan_resolve(&x, e) == 0 && plan_include(&x, e) == 0)
 		rc = 0;
 	pending_flush(&x);
 	tvars_free(x.v);
@@ -1781,6 +2074,215 @@ static int run_doveconf(const struct env *env, const struct server_info *si, con
 	return rc;
 }
 
+/* What 2.4 wants instead of a 2.3 setting it rejects, where known. */
+static const char *wanted24(const char *name)
+{
+	static const struct {
+		const char *name, *hint;
+	} hints[] = {
+		{"mail_location", N_("mail_driver and mail_path (e.g. mail_driver = maildir, "
+				     "mail_path = ~/Maildir; mbox also mail_inbox_path)")},
+		{"passdb { }", N_("a named section with its driver: passdb NAME { driver = ... }")},
+		{"userdb { }", N_("a named section with its driver: userdb NAME { driver = ... }")},
+		{"args", N_("the driver's own settings (passwd_file_path = ..., fields { uid = ... })")},
+		{"auth_username_format", N_("%{user | lower} style variables")},
+	};
+	const struct rename24 *r = rename_of(name);
+
+	if (r && r->new)
+		return r->new;
+	if (r)
+		return N_("nothing: remove it");
+	for (size_t i = 0; i < ARRAY_LEN(hints); i++)
+		if (strcmp(hints[i].name, name) == 0)
+			return hints[i].hint;
+	return NULL;
+}
+
+/* Rewrites a stage file (host path) with fn applied to its text. */
+static int stage_rewrite(const char *host, char *(*fn)(const char *text, int n, const char *v),
+			 int n, const char *v)
+{
+	char *text = NULL, *out;
+	size_t len;
+	struct stat st;
+	int rc;
+
+	if (read_file(host, &text, &len, NULL) < 0 || stat(host, &st) < 0) {
+		free(text);
+		return -1;
+	}
+	out = fn(text, n, v);
+	{
+		struct file_meta m = {st.st_uid, st.st_gid, st.st_mode & 07777, NULL};
+
+		rc = fs_replace(host, out, strlen(out), &m);
+	}
+	free(out);
+	free(text);
+	return rc;
+}
+
+/* Comments out line n, and when it opens a section, through its "}". */
+static char *stage_comment(const char *text, int n, const char *unused)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *l = text;
+	int depth = 0;
+	bool in = false;
+
+	(void)unused;
+	for (int i = 1; *l; i++) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) + 1 : strlen(l);
+
+		if (i == n)
+			in = true;
+		if (in) {
+			for (size_t k = 0; k < len; k++)
+				depth += (l[k] == '{') - (l[k] == '}');
+			sb_addc(&sb, '#');
+			in = depth > 0;
+		}
+		sb_add(&sb, l, len);
+		l += len;
+	}
+	return sb_detach(&sb);
+}
+
+/* The version lines doveconf asks for, first in the file. */
+static char *stage_prepend(const char *text, int n, const char *line)
+{
+	(void)n;
+	return xasprintf("%s\n%s", line, text);
+}
+
+/* After "dovecot_config_version = V": the storage version line. */
+static char *stage_after_version(const char *text, int n, const char *line)
+{
+	const char *at = strstr(text, "dovecot_config_version");
+	const char *eol = at ? strchr(at, '\n') : NULL;
+
+	(void)n;
+	if (eol == NULL)
+		return xasprintf("%s\n%s", line, text);
+	return xasprintf("%.*s%s\n%s", (int)(eol + 1 - text), text, line, eol + 1);
+}
+
+/* "2.4.1-4" -> "2.4.1": what dovecot_config_version accepts. */
+static char *plain_version(const char *v)
+{
+	return xstrndup(v, strspn(v, "0123456789."));
+}
+
+/*
+ * doveconf stops at its first error, so a config written for 2.3 would
+ * need one try per setting.  On the (disposable) stage, each error is
+ * noted and the line commented out, and doveconf is asked again, so every
+ * setting 2.4 rejects is named at once, with what 2.4 wants where known.
+ * Returns -1 with e set (the list, or an error that cannot be walked past).
+ */
+static int list_rejects(const struct env *env, const struct server_info *si,
+			const char *stage_dir, struct error *e)
+{
+	char *stage_conf = path_join(stage_dir, path_base(si->config_file));
+	char *tool_conf = server_tool_path(env, si, stage_conf);
+	char *tool_stage = server_tool_path(env, si, stage_dir);
+	char *host_stage = env_host_path(env, stage_dir);
+	char *host_conf = env_host_path(env, stage_conf);
+	const char *argv[] = {si->binary, "-n", "-c", tool_conf, NULL};
+	struct strlist items = STRLIST_INIT;
+	char *version = plain_version(si->version);
+	int rc = 0;
+
+	for (int round = 0; round < 64 && rc == 0; round++) {
+		struct spawn_result r;
+		char *line, *file, *at, *msg, *ver;
+		int n = 0;
+
+		memset(&r, 0, sizeof(r));
+		if (server_exec(env, si, argv, &r, e) < 0) {
+			rc = err_prefix(e, "doveconf");
+			break;
+		}
+		if (r.exit_code == 0) {
+			spawn_result_free(&r);
+			break;
+		}
+		line = xstrdup(fatal_line(r.err[0] ? r.err : r.out));
+		spawn_result_free(&r);
+		if (strstr(line, "The first setting must be dovecot_config_version")) {
+			ver = xasprintf("dovecot_config_version = %s", version);
+			sl_add_owned(&items, xasprintf(_("%s: add '%s' as its first setting"),
+						       si->config_file, ver));
+			rc = stage_rewrite(host_conf, stage_prepend, 0, ver);
+			free(ver);
+		} else if (strstr(line, "dovecot_storage_version setting must be set")) {
+			ver = xasprintf("dovecot_storage_version = %s", version);
+			sl_add_owned(&items, xasprintf(_("%s: add '%s' after dovecot_config_version (the "
+							 "oldest version whose mail storage format "
+							 "Dovecot may write)"), si->config_file, ver));
+			rc = stage_rewrite(host_conf, stage_after_version, 0, ver);
+			free(ver);
+		} else if ((at = strstr(line, "Error in configuration file ")) != NULL &&
+			   (msg = strstr(at, ": ")) != NULL &&
+			   (file = at + 28) != NULL &&
+			   strncmp(file, tool_stage, strlen(tool_stage)) == 0) {
+			char *rel, *host, *key, *lp = strstr(file, " line ");
+			const char *hint;
+
+			if (lp == NULL || lp > msg) {
+				rc = err_set(e, "%s", line);
+				free(line);
+				break;
+			}
+			n = atoi(lp + 6);
+			rel = xstrndup(file + strlen(tool_stage), (size_t)(lp - file) - strlen(tool_stage));
+			host = xasprintf("%s%s", host_stage, rel);
+			msg += 2;
+			key = strstr(msg, " is missing section name")
+			      ? xasprintf("%.*s { }", (int)strcspn(msg, " {"), msg)
+			      : xstrndup(msg, strcspn(msg, ":"));
+			hint = wanted24(key);
+			sl_add_owned(&items, xasprintf(_("%s%s:%d: %s%s%s"), si->config_dir, rel, n, msg,
+						       hint ? _("; 2.4 wants: ") : "", hint ? _(hint) : ""));
+			rc = stage_rewrite(host, stage_comment, n, NULL);
+			free(key);
+			free(host);
+			free(rel);
+		} else {
+			/* not a setting we can step past: the first error as it is */
+			rc = err_set(e, _("doveconf -n rejects the new configuration: %s"), line);
+			unstage_message(e, tool_stage, si->config_dir);
+		}
+		free(line);
+		/* the same complaint twice: stepping past it did not work */
+		if (rc == 0 && items.n > 1 &&
+		    strcmp(items.v[items.n - 1], items.v[items.n - 2]) == 0) {
+			rc = err_set(e, _("doveconf -n rejects the new configuration: %s"),
+				     items.v[items.n - 1]);
+			sl_free(&items);
+		}
+	}
+	free(version);
+	if (items.n) {
+		struct strbuf sb = STRBUF_INIT;
+
+		for (size_t i = 0; i < items.n; i++)
+			sb_addf(&sb, "\n  %s", items.v[i]);
+		rc = err_set(e, _("Dovecot %s refuses %zu setting(s) of these files; they must be "
+				  "changed first:%s"), si->version, items.n, sb.buf);
+		sb_free(&sb);
+	}
+	sl_free(&items);
+	free(host_conf);
+	free(host_stage);
+	free(tool_stage);
+	free(tool_conf);
+	free(stage_conf);
+	return rc;
+}
+
 static int dovecot_validate(const struct env *env, const struct server_info *si,
 			    const struct plan *p, const char *stage_dir, struct error *e)
 {
@@ -1793,8 +2295,12 @@ static int dovecot_validate(const struct env *env, const struct server_info *si,
 	}
 	if (si->binary == NULL)
 		return 0;
-	if (run_doveconf(env, si, "-n", stage_dir, e) < 0)
+	if (run_doveconf(env, si, "-n", stage_dir, e) < 0) {
+		/* a config written for 2.3: name everything 2.4 refuses */
+		if (generation_of(si->version) == GEN_24 && doveconf_sees_root(env, si))
+			return list_rejects(env, si, stage_dir, e);
 		return -1;
+	}
 	/* -x opens the cert, key and DH files, which catches a 2.4 file
 	 * setting written with '<'; it needs the files where Dovecot sees
 	 * them: the live system, or a chroot into the root */

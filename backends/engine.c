@@ -402,3 +402,90 @@ int engine_verify(const struct env *env, const struct server_info *si,
 		return 0;
 	return si->backend->effective(env, si, si->config_dir, x, e);
 }
+
+/* The newest committed checkpoint not rolled back, or id. */
+static char *restore_pick(const struct checkpoint_info *list, size_t n, const char *id)
+{
+	for (size_t i = n; i-- > 0;)
+		if (id ? strcmp(list[i].id, id) == 0 : !list[i].rolled_back)
+			return xstrdup(list[i].id);
+	return NULL;
+}
+
+/* The checkpoint's files below si's config directory as a plan from the
+ * files now to what the rollback would restore (an empty file where it
+ * would remove one). */
+static int restore_plan(const struct env *env, const struct checkpoint_info *c,
+			struct plan *p, struct error *e)
+{
+	const struct server_info *si = p->server;
+
+	for (size_t k = 0; k < c->n_files; k++) {
+		const char *path = c->files[k].path;
+		char *old = NULL, *data = NULL;
+		size_t old_len = 0, len = 0;
+		bool existed, now = env_exists(env, path);
+		int rc;
+
+		if (path_below(si->config_dir, path) == NULL)
+			continue;
+		rc = checkpoint_backup(env, c->id, path, &existed, &data, &len, e);
+		if (rc == 0 && now)
+			rc = txn_read(env, path, si->config_dir, &old, &old_len, e);
+		if (rc == 0)
+			plan_add_change(p, path, now, old, old_len, existed ? data : "",
+					existed ? len : 0, 0644);
+		free(old);
+		free(data);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int engine_check_restore(const struct env *env, const char *id, struct error *e)
+{
+	const struct backend *const *bl = backend_list();
+	struct checkpoint_info *list = NULL;
+	size_t n = 0;
+	char *pick;
+	int rc = 0;
+
+	if (checkpoint_list(env, &list, &n, e) < 0)
+		return -1;
+	pick = restore_pick(list, n, id);
+	for (size_t i = 0; pick && rc == 0 && bl[i]; i++) {
+		struct server_info si = {0};
+		struct plan p = {0};
+		const struct checkpoint_info *c = NULL;
+		struct error e2 = {{0}};
+		char *stage = NULL;
+
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(list[k].id, pick) == 0)
+				c = &list[k];
+		si.backend = bl[i];
+		bl[i]->detect(env, &si);
+		si.backend = bl[i];
+		p.server = &si;
+		/* run from the host on a lab tree, the checker cannot judge
+		 * (absolute symlinks and includes lead to the host's files) */
+		if (c && si.found && si.config_dir && server_sees_root(env, &si) &&
+		    restore_plan(env, c, &p, &e2) == 0 &&
+		    !plan_is_empty(&p) && txn_stage_dir(env, si.config_dir, &stage, &e2) == 0) {
+			if (stage_plan(env, &p, stage, &e2) < 0 ||
+			    bl[i]->validate(env, &si, &p, stage, &e2) < 0)
+				rc = err_set(e, _("checkpoint %s would restore files that %s %s cannot load; "
+						  "nothing was restored (--force restores them anyway): %s"),
+					     pick, bl[i]->display_name, si.version ? si.version : "",
+					     e2.msg);
+			txn_stage_remove(env, stage);
+			free(stage);
+		}
+		plan_free(&p);
+		server_info_free(&si);
+	}
+	free(pick);
+	checkpoint_list_free(list, n);
+	return rc;
+}

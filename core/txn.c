@@ -1165,6 +1165,52 @@ int checkpoint_list(const struct env *env, struct checkpoint_info **list,
 	return rc;
 }
 
+int checkpoint_backup(const struct env *env, const char *id, const char *server_path,
+		      bool *existed, char **data, size_t *len, struct error *e)
+{
+	char *cpdir = checkpoints_dir(env), *dir = NULL;
+	json_t *journal = NULL, *entry;
+	struct jentry je;
+	size_t i;
+	int rc = -1;
+
+	*data = NULL;
+	*len = 0;
+	*existed = false;
+	if (!id_valid(id)) {
+		free(cpdir);
+		return err_set(e, _("no checkpoint %s"), text_is_clean(id) ? id : "?");
+	}
+	dir = path_join(cpdir, id);
+	if (journal_load(env, dir, &journal, e) < 0)
+		goto out;
+	json_array_foreach(json_object_get(journal, "files"), i, entry) {
+		char *name, *backup;
+
+		if (entry_parse(entry, &je, e) < 0)
+			goto out;
+		if (strcmp(je.path, server_path) != 0)
+			continue;
+		*existed = je.existed;
+		rc = 0;
+		if (!je.existed)
+			goto out;
+		name = xasprintf("files/%zu", i);
+		backup = path_join(dir, name);
+		if (fs_read(backup, data, len, NULL) < 0)
+			rc = err_set(e, _("cannot read the backup of %s: %s"), je.path, strerror(errno));
+		free(backup);
+		free(name);
+		goto out;
+	}
+	rc = err_set(e, _("checkpoint %s does not hold %s"), id, server_path);
+out:
+	json_decref(journal);
+	free(dir);
+	free(cpdir);
+	return rc;
+}
+
 int checkpoint_meta(const struct env *env, const char *id, const char *key, char **value,
 		    struct error *e)
 {

@@ -132,6 +132,10 @@ struct checkpoint_info {
 int checkpoint_list(const struct env *env, struct checkpoint_info **list,
 		    size_t *n, struct error *e);
 void checkpoint_list_free(struct checkpoint_info *list, size_t n);
+/* What rolling back committed checkpoint id would put at server_path:
+ * *existed false (the file would be removed), or its content in *data. */
+int checkpoint_backup(const struct env *env, const char *id, const char *server_path,
+		      bool *existed, char **data, size_t *len, struct error *e);
 /* The meta text key of committed checkpoint id (txn_set_meta); *value is
  * NULL when the checkpoint has none. */
 int checkpoint_meta(const struct env *env, const char *id, const char *key, char **value,

@@ -665,7 +665,9 @@ int rollback_run(const struct env *env, const char *id, bool force, bool reload,
 
 	if (txn_lock(env, &lk, e) < 0)
 		return -1;
+	/* the installed servers must be able to load what comes back */
 	rc = txn_recover(env, recovered, e) < 0 ||
+	     (!force && engine_check_restore(env, id, e) < 0) ||
 	     checkpoint_rollback(env, id, force, restored, e) < 0 ? -1 : 0;
 	if (rc == 0 && reload && !env->lab && reload_touched(env, restored, e) < 0)
 		rc = -2;
