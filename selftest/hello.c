@@ -125,11 +125,47 @@ static void patch_len(struct wbuf *w, size_t pos, int width)
 	w->p[pos + 1] = (uint8_t)n;
 }
 
-static const uint16_t sigalgs[] = {
-	0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0804, 0x0805, 0x0806,
-	0x0809, 0x080a, 0x080b, 0x0401, 0x0501, 0x0601, 0x0303, 0x0203,
-	0x0201, 0x0402, 0x0202, 0x0301, 0x0302, 0x0102, 0x0101,
+struct sigalg {
+	uint16_t code;
+	const char *name;
 };
+
+static const struct sigalg sigalg_table[] = {
+	{0x0403, "ecdsa_secp256r1_sha256"}, {0x0503, "ecdsa_secp384r1_sha384"},
+	{0x0603, "ecdsa_secp521r1_sha512"}, {0x0807, "ed25519"}, {0x0808, "ed448"},
+	{0x0804, "rsa_pss_rsae_sha256"}, {0x0805, "rsa_pss_rsae_sha384"}, {0x0806, "rsa_pss_rsae_sha512"},
+	{0x0809, "rsa_pss_pss_sha256"}, {0x080a, "rsa_pss_pss_sha384"}, {0x080b, "rsa_pss_pss_sha512"},
+	{0x0401, "rsa_pkcs1_sha256"}, {0x0501, "rsa_pkcs1_sha384"}, {0x0601, "rsa_pkcs1_sha512"},
+	{0x0303, "ecdsa_sha224"}, {0x0203, "ecdsa_sha1"}, {0x0201, "rsa_pkcs1_sha1"},
+	{0x0402, "dsa_sha256"}, {0x0202, "dsa_sha1"}, {0x0301, "rsa_sha224"}, {0x0302, "dsa_sha224"},
+	{0x0102, "dsa_md5"}, {0x0101, "rsa_md5"},
+};
+
+static uint16_t sigalg_codes[(sizeof(sigalg_table) / sizeof(sigalg_table[0]))];
+
+const uint16_t *sigalg_all(size_t *n)
+{
+	*n = (sizeof(sigalg_table) / sizeof(sigalg_table[0]));
+	for (size_t i = 0; i < *n; i++)
+		sigalg_codes[i] = sigalg_table[i].code;
+	return sigalg_codes;
+}
+
+const char *sigalg_name(uint16_t code)
+{
+	for (size_t i = 0; i < (sizeof(sigalg_table) / sizeof(sigalg_table[0])); i++)
+		if (sigalg_table[i].code == code)
+			return sigalg_table[i].name;
+	return "unknown";
+}
+
+bool sigalg_weak(uint16_t code)
+{
+	unsigned hash = code >> 8;
+
+	/* 0x01xx MD5, 0x02xx SHA-1 (RFC 5246 HashAlgorithm) */
+	return (hash == 1 || hash == 2) && (code & 0xff) <= 3;
+}
 
 static void ext_sni(struct wbuf *w, const char *sni)
 {
@@ -171,13 +207,18 @@ static void ext_groups(struct wbuf *w, const struct hello_opts *o)
 	patch_len(w, at, 2);
 }
 
-static void ext_sigalgs(struct wbuf *w)
+static void ext_sigalgs(struct wbuf *w, const struct hello_opts *o)
 {
+	size_t n;
+	const uint16_t *list = o->sigalgs ? o->sigalgs : sigalg_all(&n);
+
+	if (o->sigalgs)
+		n = o->n_sigalgs;
 	put16(w, 0x000d);
-	put16(w, (unsigned)(2 + sizeof(sigalgs)));
-	put16(w, (unsigned)sizeof(sigalgs));
-	for (size_t i = 0; i < sizeof(sigalgs) / sizeof(sigalgs[0]); i++)
-		put16(w, sigalgs[i]);
+	put16(w, (unsigned)(2 + 2 * n));
+	put16(w, (unsigned)(2 * n));
+	for (size_t i = 0; i < n; i++)
+		put16(w, list[i]);
 }
 
 static void extensions(struct wbuf *w, const struct hello_opts *o)
@@ -193,7 +234,12 @@ static void extensions(struct wbuf *w, const struct hello_opts *o)
 	put8(w, 1);
 	put8(w, 0);
 	if (o->version >= V_TLS12)
-		ext_sigalgs(w);
+		ext_sigalgs(w, o);
+	if (o->heartbeat) {
+		put16(w, 0x000f); /* heartbeat: peer_allowed_to_send */
+		put16(w, 1);
+		put8(w, 1);
+	}
 	put16(w, 0x0017); /* extended_master_secret */
 	put16(w, 0);
 	if (o->version >= V_TLS13) {
@@ -359,6 +405,8 @@ static void parse_sh_ext(struct rbuf *e, struct server_hello *sh)
 			sh->version = (uint16_t)get16(&x);
 		else if (type == 0x0033 && n >= 2)
 			sh->group = (uint16_t)get16(&x);
+		else if (type == 0x000f)
+			sh->heartbeat = true;
 	}
 }
 
@@ -398,12 +446,15 @@ static int parse_ske(struct rbuf *r, struct server_hello *sh)
 		if (get8(r) != 3) /* named_curve */
 			return 0;
 		sh->group = (uint16_t)get16(r);
+		get_bytes(r, get8(r)); /* the public point */
 	} else if (f & SUITE_DHE) {
 		size_t n = get16(r);
 		const uint8_t *p = get_bytes(r, n);
 
 		if (p == NULL)
 			return -1;
+		get_bytes(r, get16(r)); /* g */
+		get_bytes(r, get16(r)); /* Ys */
 		while (n > 0 && *p == 0) { /* leading zeros do not count */
 			p++;
 			n--;
@@ -419,6 +470,9 @@ static int parse_ske(struct rbuf *r, struct server_hello *sh)
 		sh->dh_p_len = n < sizeof(sh->dh_p) ? n : sizeof(sh->dh_p);
 		memcpy(sh->dh_p, p, sh->dh_p_len);
 	}
+	/* TLS 1.2 names the signature scheme; anonymous suites sign nothing */
+	if (!r->bad && sh->version == V_TLS12 && !(f & SUITE_ANON) && r->pos + 2 <= r->len)
+		sh->ske_sigalg = (uint16_t)get16(r);
 	return r->bad ? -1 : 0;
 }
 

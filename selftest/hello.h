@@ -38,7 +38,17 @@ struct hello_opts {
 	size_t n_groups;
 	const char *sni;           /* NULL = no server_name */
 	bool offer_compression;    /* offer DEFLATE (TLS <= 1.2) */
+	const uint16_t *sigalgs;   /* signature_algorithms (TLS 1.2+); NULL = all known */
+	size_t n_sigalgs;
+	bool heartbeat;            /* offer the heartbeat extension (RFC 6520) */
 };
+
+/* Signature schemes (TLS SignatureScheme codes). */
+const char *sigalg_name(uint16_t code);
+/* All the scanner knows, strongest first; *n gets the count. */
+const uint16_t *sigalg_all(size_t *n);
+/* True for schemes hashing with SHA-1 or MD5. */
+bool sigalg_weak(uint16_t code);
 
 /* Writes the ClientHello record into out (HELLO_MAX bytes); returns its length. */
 size_t hello_build(const struct hello_opts *o, uint8_t *out);
@@ -73,6 +83,8 @@ struct server_hello {
 	uint8_t dh_p[1024];        /* the prime, for known-group lookup */
 	size_t dh_p_len;
 	bool have_ske;
+	uint16_t ske_sigalg;       /* TLS 1.2 ServerKeyExchange: the scheme it was signed with */
+	bool heartbeat;            /* the heartbeat extension echoed */
 	uint8_t alert_level;
 	uint8_t alert_desc;
 	bool failed;               /* a ServerHello, then an alert or the end before its

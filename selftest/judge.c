@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/ssl.h>
 
 #include "selftest.h"
@@ -387,9 +388,8 @@ static void judge_kx(const struct selftest_opts *o, struct port_result *r)
 		findings_addf(&r->findings, "tls.renegotiation", SEV_OK, NULL, _("secure renegotiation (RFC 5746)"));
 }
 
-static void judge_cert(const struct selftest_opts *o, struct port_result *r)
+static void judge_cert(const struct selftest_opts *o, struct port_result *r, const struct cert_facts *c)
 {
-	const struct cert_facts *c = &r->cert;
 	bool mx = is_mx(r);
 
 	if (!c->have)
@@ -425,6 +425,110 @@ static void judge_cert(const struct selftest_opts *o, struct port_result *r)
 	if (c->sig_weak)
 		ADD("cert.signature", mx ? SEV_LOW : SEV_HIGH, xstrdup(_("reissue with a SHA-256 signature")),
 		    _("weak certificate signature: %s"), c->sig_alg);
+	if (c->key_usage_ok == 0)
+		ADD("cert.key_usage", mx ? SEV_MEDIUM : SEV_HIGH,
+		    xstrdup(_("reissue with keyUsage digitalSignature and extendedKeyUsage serverAuth")),
+		    _("certificate usage does not fit a TLS server: %s"), c->key_usage_note);
+	else
+		findings_addf(&r->findings, "cert.key_usage", SEV_OK, NULL,
+			    c->key_usage_ok == 1 ? _("key usage fits a TLS server") : _("no key usage restriction"));
+	if (c->ocsp == 1 && c->ocsp_status == V_OCSP_CERTSTATUS_REVOKED)
+		ADD("cert.ocsp", SEV_CRITICAL, xstrdup(_("replace the certificate")),
+		    _("the stapled OCSP response says the certificate is revoked"));
+	else if (c->ocsp == 1 && c->ocsp_status == V_OCSP_CERTSTATUS_GOOD)
+		findings_addf(&r->findings, "cert.ocsp", SEV_OK, NULL, _("OCSP response stapled: good"));
+	else if (c->ocsp == 1)
+		findings_addf(&r->findings, "cert.ocsp", SEV_LOW, NULL,
+			    _("an OCSP response is stapled, but it does not say the certificate is good"));
+	else if (c->ocsp == 0)
+		findings_addf(&r->findings, "cert.ocsp", SEV_INFO, NULL,
+			    _("no OCSP stapling (mail clients rarely ask; stapling spares them a lookup)"));
+}
+
+/* Every certificate the server holds, each judged; the other ones' texts
+ * say which certificate they are about. */
+static void judge_certs(const struct selftest_opts *o, struct port_result *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	judge_cert(o, r, &r->cert);
+	for (size_t i = 0; i < r->n_more_certs; i++) {
+		const struct cert_facts *c = &r->more_certs[i];
+		size_t from = r->findings.n;
+
+		judge_cert(o, r, c);
+		for (size_t k = from; k < r->findings.n; k++) {
+			char *t = xasprintf(_("%s certificate: %s"), c->key_type, r->findings.v[k].text);
+
+			free(r->findings.v[k].text);
+			r->findings.v[k].text = t;
+		}
+	}
+	if (r->n_more_certs == 0)
+		return;
+	sb_addf(&sb, "%s %d", r->cert.key_type, r->cert.key_bits);
+	for (size_t i = 0; i < r->n_more_certs; i++)
+		sb_addf(&sb, ", %s %d", r->more_certs[i].key_type, r->more_certs[i].key_bits);
+	findings_addf(&r->findings, "cert.count", SEV_INFO, NULL,
+		    _("%zu certificates, each client gets the one it can verify: %s"), r->n_more_certs + 1, sb.buf);
+	sb_free(&sb);
+}
+
+/* The checks testssl makes beyond suites: downgrade protection, Heartbleed,
+ * the signature schemes, session resumption. */
+static void judge_extras(const struct selftest_opts *o, struct port_result *r)
+{
+	const struct tls_scan *s = &r->scan;
+	const struct mail_facts *m = &r->mail;
+	bool mx = is_mx(r), weak = false;
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)o;
+	if (s->fallback_scsv == 1)
+		findings_addf(&r->findings, "tls.fallback_scsv", SEV_OK, NULL,
+			    _("a downgrade to an older version is refused (TLS_FALLBACK_SCSV)"));
+	else if (s->fallback_scsv == 0)
+		ADD("tls.fallback_scsv", mx ? SEV_INFO : SEV_LOW, xstrdup(_("upgrade the TLS library")),
+		    "%s", _("no downgrade protection: TLS_FALLBACK_SCSV is ignored"));
+	if (s->heartbleed == 1)
+		ADD("tls.heartbleed", SEV_CRITICAL, xstrdup(_("upgrade OpenSSL, then replace the key and certificate")),
+		    "%s", _("Heartbleed (CVE-2014-0160): the server sends its memory"));
+	else if (s->heartbleed == 0)
+		findings_addf(&r->findings, "tls.heartbleed", SEV_OK, NULL,
+			    s->heartbeat ? _("not vulnerable to Heartbleed (heartbeats answered correctly)")
+					 : _("not vulnerable to Heartbleed (no heartbeat extension)"));
+	for (size_t i = 0; i < s->n_sigalgs; i++) {
+		sb_addf(&sb, "%s%s", i ? ", " : "", sigalg_name(s->sigalgs[i]));
+		weak |= sigalg_weak(s->sigalgs[i]);
+	}
+	/* SHA-1 for a client that offers nothing better is compatibility (the
+	 * Finished messages protect the choice); preferring it is a finding */
+	if (s->n_sigalgs > 0 && sigalg_weak(s->sigalgs[0]))
+		findings_addf(&r->findings, "tls.sigalgs.weak", mx ? SEV_INFO : SEV_LOW, NULL,
+			    _("TLS 1.2 signatures prefer SHA-1 or MD5: %s"), sb.buf);
+	else if (s->n_sigalgs > 0)
+		findings_addf(&r->findings, "tls.sigalgs", weak ? SEV_INFO : SEV_OK, NULL,
+			    weak ? _("TLS 1.2 signature algorithms (SHA-1 only for clients that ask for nothing better): %s")
+				 : _("TLS 1.2 signature algorithms: %s"), sb.buf);
+	sb_free(&sb);
+	if (r->cert.tls_sigalg[0])
+		findings_addf(&r->findings, "tls.sigalg", SEV_OK, NULL, _("%s handshake signed with %s"),
+			    r->cert.protocol, r->cert.tls_sigalg);
+	if (m->resume_id >= 0 || m->resume_ticket >= 0) {
+		const char *yes = _("yes"), *no = _("no"), *na = _("n/a");
+
+		findings_addf(&r->findings, "tls.resumption", SEV_INFO, NULL,
+			    _("session resumption by session ID: %s, by ticket: %s"),
+			    m->resume_id < 0 ? na : m->resume_id ? yes : no,
+			    m->resume_ticket < 0 ? na : m->resume_ticket ? yes : no);
+		if (m->ticket && m->ticket_lifetime > 86400)
+			findings_addf(&r->findings, "tls.resumption.ticket_lifetime", mx ? SEV_INFO : SEV_LOW, NULL,
+				    _("session tickets live %ld s (more than a day: the ticket key protects old sessions that long)"),
+				    m->ticket_lifetime);
+		else if (m->ticket)
+			findings_addf(&r->findings, "tls.resumption.ticket_lifetime", SEV_OK, NULL,
+				    _("session tickets live %ld s"), m->ticket_lifetime);
+	}
 }
 
 void selftest_judge(const struct selftest_opts *o, struct port_result *r)
@@ -437,5 +541,7 @@ void selftest_judge(const struct selftest_opts *o, struct port_result *r)
 		judge_suites(o, r);
 		judge_kx(o, r);
 	}
-	judge_cert(o, r);
+	judge_certs(o, r);
+	if (r->scanned)
+		judge_extras(o, r);
 }

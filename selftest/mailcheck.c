@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
 #include "mailproto.h"
@@ -22,6 +23,7 @@ void mail_facts_free(struct mail_facts *m)
 	free(m->enforce_reply);
 	free(m->injection_note);
 	free(m->starttls_refusal);
+	SSL_SESSION_free(m->session);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -38,6 +40,9 @@ SSL_CTX *probe_ctx_new(const char *cafile, struct error *e)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
 	SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* ask for a stapled OCSP response: it costs nothing and shows whether
+	 * the server staples */
+	SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp);
 	if (cafile) {
 		if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
 			SSL_CTX_free(ctx);
@@ -118,6 +123,73 @@ static void name_check(X509 *x, const char *name, struct cert_facts *cf)
 		cf->name_cn_only = true;
 }
 
+/* How the server signed the handshake: "RSA-PSS+SHA256", "ECDSA+SHA384". */
+static void tls_sigalg(SSL *ssl, struct cert_facts *cf)
+{
+	int type = NID_undef, md = NID_undef;
+	const char *t;
+
+	if (SSL_get_peer_signature_type_nid(ssl, &type) != 1)
+		return;
+	SSL_get_peer_signature_nid(ssl, &md);
+	t = type == EVP_PKEY_RSA ? "RSA" : type == EVP_PKEY_RSA_PSS ? "RSA-PSS" : type == EVP_PKEY_EC ? "ECDSA"
+	  : type == EVP_PKEY_ED25519 ? "Ed25519" : type == EVP_PKEY_ED448 ? "Ed448" : OBJ_nid2sn(type);
+	if (type == EVP_PKEY_ED25519 || type == EVP_PKEY_ED448 || md == NID_undef)
+		snprintf(cf->tls_sigalg, sizeof(cf->tls_sigalg), "%s", t);
+	else
+		snprintf(cf->tls_sigalg, sizeof(cf->tls_sigalg), "%s+%s", t, OBJ_nid2sn(md));
+}
+
+/* keyUsage must allow signatures when the handshake signed (every
+ * ephemeral key exchange); extendedKeyUsage, when present, must name
+ * serverAuth.  Clients that check the purpose refuse anything else. */
+static void key_usage(SSL *ssl, X509 *x, struct cert_facts *cf)
+{
+	uint32_t flags = X509_get_extension_flags(x);
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+	int kx = c ? SSL_CIPHER_get_kx_nid(c) : NID_undef;
+	bool signs = SSL_version(ssl) >= TLS1_3_VERSION || kx == NID_kx_ecdhe || kx == NID_kx_dhe;
+
+	cf->key_usage_ok = -1;
+	cf->key_usage_note[0] = '\0';
+	if (flags & EXFLAG_XKUSAGE) {
+		uint32_t xku = X509_get_extended_key_usage(x);
+
+		cf->key_usage_ok = (xku & (XKU_SSL_SERVER | XKU_ANYEKU)) != 0;
+		if (!cf->key_usage_ok)
+			snprintf(cf->key_usage_note, sizeof(cf->key_usage_note), "%s",
+				 _("extendedKeyUsage does not include serverAuth"));
+	}
+	if ((flags & EXFLAG_KUSAGE) && cf->key_usage_ok != 0) {
+		uint32_t ku = X509_get_key_usage(x);
+
+		cf->key_usage_ok = !signs || (ku & KU_DIGITAL_SIGNATURE);
+		if (!cf->key_usage_ok)
+			snprintf(cf->key_usage_note, sizeof(cf->key_usage_note), "%s",
+				 _("keyUsage lacks digitalSignature, which every forward-secret handshake needs"));
+	}
+}
+
+static void ocsp_staple(SSL *ssl, struct cert_facts *cf)
+{
+	const unsigned char *p = NULL;
+	long len = SSL_get_tlsext_status_ocsp_resp(ssl, &p);
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs = NULL;
+
+	cf->ocsp = len > 0 && p != NULL;
+	cf->ocsp_status = -1;
+	if (!cf->ocsp)
+		return;
+	resp = d2i_OCSP_RESPONSE(NULL, &p, len);
+	if (resp && OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL &&
+	    (bs = OCSP_response_get1_basic(resp)) != NULL && OCSP_resp_count(bs) > 0)
+		cf->ocsp_status = OCSP_single_get0_status(OCSP_resp_get0(bs, 0), NULL, NULL, NULL, NULL);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	ERR_clear_error();
+}
+
 static void cert_facts_fill(SSL *ssl, const char *name, struct cert_facts *cf)
 {
 	X509 *x = SSL_get1_peer_certificate(ssl);
@@ -154,6 +226,9 @@ static void cert_facts_fill(SSL *ssl, const char *name, struct cert_facts *cf)
 	X509_digest(x, EVP_sha256(), md, &mdlen);
 	for (unsigned i = 0; i < mdlen && i < 32; i++)
 		snprintf(cf->sha256 + 2 * i, 3, "%02X", md[i]);
+	tls_sigalg(ssl, cf);
+	key_usage(ssl, x, cf);
+	ocsp_staple(ssl, cf);
 	X509_free(x);
 }
 
@@ -189,15 +264,112 @@ int mail_check_tls(const struct target *t, SSL_CTX *ctx, struct mail_facts *m,
 	}
 	m->tls_done = true;
 	mail_quit(&c, t->proto);
+	/* TLS 1.3 tickets arrive after the handshake: read by now */
+	SSL_SESSION_free(m->session);
+	m->session = SSL_get1_session(c.ssl);
+	mconn_tls_shutdown(&c);
 	mconn_close(&c);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- more certificates, resumption */
+
+struct family {
+	const char *name;
+	const char *sigalgs;
+	const char *ciphers;
+};
+
+static const struct family families[] = {
+	{"RSA", "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:rsa_pss_pss_sha256:"
+		"rsa_pss_pss_sha384:rsa_pss_pss_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA224:RSA+SHA1",
+	 "aRSA:@SECLEVEL=0"},
+	{"ECDSA", "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA224:ECDSA+SHA1", "aECDSA:@SECLEVEL=0"},
+	{"EdDSA", "ed25519:ed448", "aECDSA:@SECLEVEL=0"},
+};
+
+int mail_check_cert_family(const struct target *t, SSL_CTX *ctx, const char *family,
+			   struct cert_facts *cf, struct error *e)
+{
+	const struct family *f = NULL;
+	struct tls_opts o = {0};
+	struct mconn c;
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_LEN(families); i++)
+		if (strcmp(families[i].name, family) == 0)
+			f = &families[i];
+	if (f == NULL)
+		return err_set(e, "unknown key family %s", family);
+	o.sigalgs = f->sigalgs;
+	o.ciphers = f->ciphers;
+	rc = mail_open_for_tls(t, &c, e);
+	if (rc < 0)
+		return c.timed_out ? MC_TIMEOUT : -1;
+	if (mconn_tls_opts(&c, ctx, t->servername, &o, e) < 0) {
+		mconn_close(&c);
+		return c.timed_out ? MC_TIMEOUT : 0; /* no certificate of that family */
+	}
+	memset(cf, 0, sizeof(*cf));
+	cert_facts_fill(c.ssl, t->servername ? t->servername : t->host, cf);
+	mconn_tls_shutdown(&c);
+	mconn_close(&c);
+	return cf->have ? 1 : 0;
+}
+
+/* One handshake with o; 1 when it resumed o->session, 0 when not, -1 on
+ * errors.  *out (if asked) gets the new session. */
+static int resume_try(const struct target *t, SSL_CTX *ctx, const struct tls_opts *o, SSL_SESSION **out)
+{
+	struct mconn c;
+	struct error e;
+	int reused;
+
+	if (mail_open_for_tls(t, &c, &e) < 0)
+		return -1;
+	if (mconn_tls_opts(&c, ctx, t->servername, o, &e) < 0) {
+		mconn_close(&c);
+		return -1;
+	}
+	reused = SSL_session_reused(c.ssl);
+	if (out)
+		*out = SSL_get1_session(c.ssl);
+	mconn_tls_shutdown(&c);
+	mconn_close(&c);
+	return reused;
+}
+
+void mail_check_resumption(const struct target *t, SSL_CTX *ctx, bool tls12, struct mail_facts *m)
+{
+	m->resume_id = m->resume_ticket = -1;
+	if (m->session) {
+		struct tls_opts o = {.session = m->session};
+
+		m->ticket = SSL_SESSION_has_ticket(m->session);
+		m->ticket_lifetime = (long)SSL_SESSION_get_ticket_lifetime_hint(m->session);
+		m->resume_ticket = m->ticket ? resume_try(t, ctx, &o, NULL) : 0;
+	}
+	if (tls12) {
+		/* session IDs exist only up to TLS 1.2; no ticket, so only the
+		 * server's session cache can resume */
+		struct tls_opts o = {.max_version = TLS1_2_VERSION, .no_ticket = true};
+		SSL_SESSION *s = NULL;
+		unsigned int idlen = 0;
+
+		if (resume_try(t, ctx, &o, &s) >= 0 && s) {
+			SSL_SESSION_get_id(s, &idlen);
+			o.session = s;
+			m->resume_id = idlen > 0 ? resume_try(t, ctx, &o, NULL) : 0;
+		}
+		SSL_SESSION_free(s);
+	}
 }
 
 /* ---------------------------------------------------------------- injection */
 
 /* How long to look for an unsolicited answer before we say anything.  The
  * verdict does not depend on it: the order of the answers decides. */
-#define INJECTION_PEEK_MS 200
+#define INJECTION_PEEK_MS 100
 
 static void injection_found(struct mail_facts *m, const char *line)
 {

@@ -511,10 +511,40 @@ ssize_t mconn_read_raw(struct mconn *c, void *out, size_t cap, int timeout_ms, s
 
 int mconn_tls(struct mconn *c, SSL_CTX *ctx, const char *servername, struct error *e)
 {
+	return mconn_tls_opts(c, ctx, servername, NULL, e);
+}
+
+void mconn_tls_shutdown(struct mconn *c)
+{
+	if (c->ssl && SSL_shutdown(c->ssl) < 0)
+		ERR_clear_error();
+}
+
+static int tls_apply(SSL *ssl, const struct tls_opts *o)
+{
+	if (o == NULL)
+		return 0;
+	if ((o->sigalgs && SSL_set1_sigalgs_list(ssl, o->sigalgs) != 1) ||
+	    (o->ciphers && SSL_set_cipher_list(ssl, o->ciphers) != 1) ||
+	    (o->session && SSL_set_session(ssl, o->session) != 1) ||
+	    (o->max_version && SSL_set_max_proto_version(ssl, o->max_version) != 1)) {
+		ERR_clear_error();
+		return -1;
+	}
+	if (o->no_ticket)
+		SSL_set_options(ssl, SSL_OP_NO_TICKET);
+	return 0;
+}
+
+int mconn_tls_opts(struct mconn *c, SSL_CTX *ctx, const char *servername, const struct tls_opts *o,
+		   struct error *e)
+{
 	long long deadline = now_ms() + c->timeout_ms;
 
 	c->ssl = SSL_new(ctx);
 	if (c->ssl == NULL)
+		return err_set(e, _("cannot create a TLS connection"));
+	if (tls_apply(c->ssl, o) < 0)
 		return err_set(e, _("cannot create a TLS connection"));
 	SSL_set_fd(c->ssl, c->fd);
 	if (servername && *servername)

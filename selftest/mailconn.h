@@ -92,6 +92,19 @@ int mconn_line(struct mconn *c, char *out, size_t cap, struct error *e);
 ssize_t mconn_read_raw(struct mconn *c, void *out, size_t cap, int timeout_ms, struct error *e);
 /* TLS handshake on the connection with ctx (SNI from servername). */
 int mconn_tls(struct mconn *c, SSL_CTX *ctx, const char *servername, struct error *e);
+
+/* What one handshake offers beyond ctx's defaults (NULL / 0 = the default). */
+struct tls_opts {
+	const char *sigalgs;       /* "ECDSA+SHA256:..." (OpenSSL list syntax) */
+	const char *ciphers;       /* TLS <= 1.2 cipher list */
+	SSL_SESSION *session;      /* resume this session */
+	int max_version;           /* TLS1_2_VERSION ... */
+	bool no_ticket;            /* ask for no session ticket */
+};
+int mconn_tls_opts(struct mconn *c, SSL_CTX *ctx, const char *servername, const struct tls_opts *o,
+		   struct error *e);
+/* Sends close_notify (best effort), so the server keeps the session. */
+void mconn_tls_shutdown(struct mconn *c);
 /* True when data arrives within ms (plaintext buffer or TLS). */
 bool mconn_wait_data(struct mconn *c, int ms);
 

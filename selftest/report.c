@@ -3,6 +3,7 @@
  * not a terminal) and as JSON (schema: docs/README-selftest.md).
  */
 #include <jansson.h>
+#include <openssl/ocsp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,7 +121,7 @@ static json_t *tls_json(const struct tls_scan *s)
 							: json_string(ps->server_order ? "server" : "client"));
 		}
 	}
-	json_t *dhs = json_array(), *j;
+	json_t *dhs = json_array(), *j, *sigs;
 
 	for (size_t i = 0; i < s->n_groups; i++)
 		json_array_append_new(groups, json_string(group_name(s->groups[i])));
@@ -136,20 +137,42 @@ static json_t *tls_json(const struct tls_scan *s)
 			 "secure_renegotiation", s->secure_reneg < 0 ? json_null() : json_boolean(s->secure_reneg),
 			 "connections", (int)s->connections);
 	json_object_set_new(j, "dh_groups", dhs);
+	sigs = json_array();
+	for (size_t i = 0; i < s->n_sigalgs; i++)
+		json_array_append_new(sigs, json_string(sigalg_name(s->sigalgs[i])));
+	json_object_set_new(j, "signature_algorithms", sigs);
+	json_object_set_new(j, "fallback_scsv", s->fallback_scsv < 0 ? json_null() : json_boolean(s->fallback_scsv));
+	json_object_set_new(j, "heartbeat", json_boolean(s->heartbeat));
+	json_object_set_new(j, "heartbleed", s->heartbleed < 0 ? json_null()
+				: json_string(s->heartbleed ? "vulnerable" : "not_vulnerable"));
 	return j;
 }
 
 static json_t *cert_json(const struct cert_facts *c)
 {
+	json_t *j;
+
 	if (!c->have)
 		return json_null();
-	return json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:s, s:i, s:s, s:s, s:s, s:s}",
+	j = json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:s, s:i, s:s, s:s, s:s, s:s}",
 			 "subject", c->subject, "issuer", c->issuer, "trusted", c->verify_result == 0,
 			 "verify_result", c->verify_text,
 			 "name_match", c->name_match < 0 ? json_null() : json_boolean(c->name_match),
 			 "days_left", (json_int_t)c->days_left, "key_type", c->key_type, "key_bits", c->key_bits,
 			 "signature", c->sig_alg, "sha256", c->sha256, "protocol", c->protocol,
 			 "cipher", c->cipher);
+	json_object_set_new(j, "tls_signature", c->tls_sigalg[0] ? json_string(c->tls_sigalg) : json_null());
+	json_object_set_new(j, "key_usage_ok", c->key_usage_ok < 0 ? json_null() : json_boolean(c->key_usage_ok));
+	json_object_set_new(j, "ocsp_stapled", c->ocsp < 0 ? json_null() : json_boolean(c->ocsp));
+	json_object_set_new(j, "ocsp_status", c->ocsp != 1 ? json_null()
+				: json_string(c->ocsp_status == V_OCSP_CERTSTATUS_GOOD ? "good"
+					      : c->ocsp_status == V_OCSP_CERTSTATUS_REVOKED ? "revoked" : "unknown"));
+	return j;
+}
+
+static json_t *tri(int v)
+{
+	return v < 0 ? json_null() : json_boolean(v);
 }
 
 static json_t *caps_json(const struct strlist *sl)
@@ -164,7 +187,7 @@ static json_t *caps_json(const struct strlist *sl)
 static json_t *port_json(const struct selftest_opts *o, const struct port_result *p)
 {
 	json_t *fs = json_array();
-	json_t *j, *untested;
+	json_t *j, *untested, *certs;
 
 	for (size_t i = 0; i < p->findings.n; i++) {
 		const struct finding *f = &p->findings.v[i];
@@ -182,6 +205,16 @@ static json_t *port_json(const struct selftest_opts *o, const struct port_result
 	if (p->scanned)
 		json_object_set_new(j, "tls_scan", tls_json(&p->scan));
 	json_object_set_new(j, "certificate", cert_json(&p->cert));
+	certs = json_array();
+	if (p->cert.have)
+		json_array_append_new(certs, cert_json(&p->cert));
+	for (size_t i = 0; i < p->n_more_certs; i++)
+		json_array_append_new(certs, cert_json(&p->more_certs[i]));
+	json_object_set_new(j, "certificates", certs);
+	json_object_set_new(j, "resumption", !p->mail.tls_done ? json_null()
+				: json_pack("{s:o, s:o, s:o}", "session_id", tri(p->mail.resume_id),
+					    "ticket", tri(p->mail.resume_ticket), "ticket_lifetime",
+					    p->mail.ticket ? json_integer(p->mail.ticket_lifetime) : json_null()));
 	json_object_set_new(j, "capabilities_before_tls", caps_json(&p->mail.caps_before));
 	json_object_set_new(j, "capabilities_after_tls", caps_json(&p->mail.caps_after));
 	untested = json_array();

@@ -32,7 +32,7 @@ static int port_state(const struct port_result *p)
 
 	if (worst == SEV_CRITICAL)
 		return NAGIOS_CRITICAL;
-	if (p->status != PORT_TESTED)
+	if (p->status != PORT_TESTED || port_first_gap(p))
 		return NAGIOS_UNKNOWN;
 	return worst >= SEV_LOW ? NAGIOS_WARNING : NAGIOS_OK;
 }
@@ -54,9 +54,15 @@ static void add_port_reason(struct strbuf *sb, const struct port_result *p)
 		if (worst == NULL || p->findings.v[i].sev > worst->sev)
 			worst = &p->findings.v[i];
 	if (port_state(p) == NAGIOS_UNKNOWN) {
+		const struct gap *g = port_first_gap(p);
+
 		sb_adds(sb, _("could not test"));
+		if (p->status == PORT_TESTED && g) {
+			sb_adds(sb, " ");
+			add_plugin_text(sb, g->item);
+		}
 		sb_adds(sb, ": ");
-		add_plugin_text(sb, p->error);
+		add_plugin_text(sb, p->status == PORT_TESTED && g ? g->why : p->error);
 	} else if (worst) {
 		add_plugin_text(sb, worst->text);
 	}

@@ -135,6 +135,57 @@ static void check_tls(const struct target *t, SSL_CTX *ctx, struct port_result *
 	}
 }
 
+static const char *family_of(const char *key_type)
+{
+	if (strncmp(key_type, "RSA", 3) == 0)
+		return "RSA";
+	if (strcmp(key_type, "EC") == 0)
+		return "ECDSA";
+	if (strncmp(key_type, "ED", 2) == 0)
+		return "EdDSA";
+	return "";
+}
+
+static bool cert_known(const struct port_result *r, const char *sha256)
+{
+	if (strcmp(r->cert.sha256, sha256) == 0)
+		return true;
+	for (size_t i = 0; i < r->n_more_certs; i++)
+		if (strcmp(r->more_certs[i].sha256, sha256) == 0)
+			return true;
+	return false;
+}
+
+/* A server may hold an RSA and an ECDSA (and EdDSA) certificate and show
+ * each client the one it can verify: ask once per other key family. */
+static void check_more_certs(const struct target *t, SSL_CTX *ctx, struct port_result *r, struct error *e)
+{
+	static const char *const fams[] = {"RSA", "ECDSA", "EdDSA"};
+	const char *mine = family_of(r->cert.key_type);
+
+	for (size_t i = 0; i < ARRAY_LEN(fams) && r->n_more_certs < ARRAY_LEN(r->more_certs); i++) {
+		struct cert_facts cf;
+		int rc;
+
+		if (strcmp(fams[i], mine) == 0)
+			continue;
+		rc = mail_check_cert_family(t, ctx, fams[i], &cf, e);
+		if (rc == MC_TIMEOUT) {
+			struct target p = patient(t);
+
+			rc = mail_check_cert_family(&p, ctx, fams[i], &cf, e);
+		}
+		if (rc == 1 && !cert_known(r, cf.sha256))
+			r->more_certs[r->n_more_certs++] = cf;
+		else if (rc < 0) {
+			char item[80];
+
+			snprintf(item, sizeof(item), _("%s certificate"), fams[i]);
+			gap_add(&r->gaps, item, e->msg);
+		}
+	}
+}
+
 static void test_port(const struct selftest_opts *o, struct port_result *r)
 {
 	struct target t;
@@ -173,6 +224,10 @@ static void test_port(const struct selftest_opts *o, struct port_result *r)
 	if (!tls_scan_any(&r->scan))
 		goto out;
 	check_tls(&t, ctx, r, &e);
+	if (r->cert.have)
+		check_more_certs(&t, ctx, r, &e);
+	if (r->mail.tls_done)
+		mail_check_resumption(&t, ctx, r->scan.proto[SCAN_TLS12].accepted == 1, &r->mail);
 	if (!t.implicit_tls && mail_check_injection(&t, ctx, &r->mail, &e) < 0)
 		gap_add(&r->gaps, _("STARTTLS command injection"), e.msg);
 out:
@@ -235,9 +290,15 @@ static bool same_policy(const struct tls_scan *a, const struct tls_scan *b)
 	return true;
 }
 
+/* The same set of certificates (a dual RSA+ECDSA server has two). */
 static bool same_certs(const struct port_result *a, const struct port_result *b)
 {
-	return strcmp(a->cert.sha256, b->cert.sha256) == 0;
+	if (a->n_more_certs != b->n_more_certs || !cert_known(b, a->cert.sha256))
+		return false;
+	for (size_t i = 0; i < a->n_more_certs; i++)
+		if (!cert_known(b, a->more_certs[i].sha256))
+			return false;
+	return true;
 }
 
 static void judge_parity(struct port_result *r, size_t n)
@@ -309,6 +370,11 @@ void selftest_run(const struct selftest_opts *o, struct port_result *r, size_t n
 	judge_parity(r, n);
 }
 
+const struct gap *port_first_gap(const struct port_result *r)
+{
+	return r->scan.gaps.n ? &r->scan.gaps.v[0] : r->gaps.n ? &r->gaps.v[0] : NULL;
+}
+
 int selftest_exit_code(const struct port_result *r, size_t n)
 {
 	enum severity max = SEV_OK;
@@ -319,7 +385,7 @@ int selftest_exit_code(const struct port_result *r, size_t n)
 
 		if (m > max)
 			max = m;
-		untested |= r[i].status != PORT_TESTED || r[i].gaps.n > 0 || r[i].scan.gaps.n > 0;
+		untested |= r[i].status != PORT_TESTED || port_first_gap(&r[i]) != NULL;
 	}
 	if (max == SEV_CRITICAL)
 		return 2;

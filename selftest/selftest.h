@@ -47,7 +47,9 @@ struct port_result {
 	bool scanned;
 	struct tls_scan scan;
 	struct mail_facts mail;
-	struct cert_facts cert;
+	struct cert_facts cert;     /* what a default handshake gets */
+	struct cert_facts more_certs[MAX_CERTS - 1]; /* the server's other certificates (RSA/ECDSA/EdDSA) */
+	size_t n_more_certs;
 	struct finding_list findings;
 	struct gap_list gaps;      /* checks that could not be made (timeouts), beside the scan's */
 	unsigned long connections;
@@ -66,6 +68,9 @@ void port_result_free(struct port_result *r);
  * average says the CPUs are busy (timeouts are never evidence, but a
  * loaded host should not have to retry).  *load gets the 1-minute load. */
 int selftest_jobs(const struct selftest_opts *o, size_t n_ports, double *load);
+
+/* A check of a tested port that could not be made (a gap), or NULL. */
+const struct gap *port_first_gap(const struct port_result *r);
 
 /* 0 all ok/info, 1 low..high, 2 any critical, 3 some port or check could
  * not be tested (critical wins over 3). */

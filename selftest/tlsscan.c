@@ -238,26 +238,35 @@ static bool remove_code(uint16_t *list, size_t *n, uint16_t code)
 	return false;
 }
 
-/* Every suite for version v: the usual ones first, so the first chunk
- * already tells whether the version is accepted at all. */
-static size_t candidates(uint16_t v, uint16_t *out)
+/* Every suite for version v, in groups that become separate chunks: the
+ * usual suites without finite-field DHE first (so the first chunk already
+ * tells whether the version is accepted at all), then the usual DHE ones,
+ * then the rare ones the same way.  A chunk of one kind needs no second
+ * offer when it fails: Dovecot without DH parameters fails every DHE
+ * handshake, and a DHE suite can then hide no other suite.
+ * groups[] gets the size of each group; returns the number of groups. */
+static size_t candidates(uint16_t v, uint16_t *out, size_t *groups)
 {
-	size_t n, k = 0;
+	size_t n, k = 0, ng = 0;
 	const struct suite *tab = suite_table(&n);
 	unsigned rare = SUITE_PSK | SUITE_OBSCURE | SUITE_STATIC_DH;
 
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < 4; pass++) {
+		size_t start = k;
+
 		for (size_t i = 0; i < n; i++) {
 			unsigned f = suite_flags(tab[i].code);
 
 			if (((f & SUITE_TLS13) != 0) != (v == V_TLS13))
 				continue;
-			if (((f & rare) != 0) == (pass == 0))
+			if (((f & rare) != 0) != (pass >= 2) || ((f & SUITE_DHE) != 0) != (pass % 2 == 1))
 				continue;
 			out[k++] = tab[i].code;
 		}
+		if (k > start)
+			groups[ng++] = k - start;
 	}
-	return k;
+	return ng;
 }
 
 /* The index + 1 of the DH group sh used in s->dh (added if new), 0 if none. */
@@ -436,22 +445,29 @@ static int scan_version(const struct target *t, struct tls_scan *s, int idx, str
 {
 	static _Thread_local uint16_t cand[SCAN_MAX_SUITES];
 	struct proto_scan *ps = &s->proto[idx];
-	size_t nc = candidates(versions[idx], cand);
+	size_t groups[4], ng = candidates(versions[idx], cand, groups), at = 0;
 	struct enum_ctx x = {t, s, ps, e, 0, false};
 	unsigned errors0 = s->errors;
 
 	ps->accepted = 0;
-	for (size_t start = 0; start < nc && !x.version_refused; start += CHUNK) {
-		uint16_t chunk[CHUNK];
-		size_t n = nc - start < CHUNK ? nc - start : CHUNK;
+	for (size_t g = 0; g < ng && !x.version_refused; at += groups[g], g++) {
+		/* chunks of at most 64, the group split evenly */
+		size_t chunks = (groups[g] + CHUNK - 1) / CHUNK, done = 0;
 
-		memcpy(chunk, cand + start, n * sizeof(*chunk));
-		enum_set(&x, chunk, n, true);
-		if (ps->n_first == 0)
-			ps->n_first = ps->n_suites;
-		if (s->errors > errors0 && s->connections == 0)
-			break; /* nothing reaches TLS: do not try every chunk */
+		for (size_t c = 0; c < chunks && !x.version_refused; c++) {
+			uint16_t chunk[CHUNK];
+			size_t n = (groups[g] - done) / (chunks - c);
+
+			memcpy(chunk, cand + at + done, n * sizeof(*chunk));
+			done += n;
+			enum_set(&x, chunk, n, true);
+			if (ps->n_first == 0)
+				ps->n_first = ps->n_suites;
+			if (s->errors > errors0 && s->connections == 0)
+				goto out; /* nothing reaches TLS: do not try every chunk */
+		}
 	}
+out:
 	if (x.unresolved > 0) {
 		char why[200];
 
@@ -544,11 +560,178 @@ static void scan_groups(const struct target *t, struct tls_scan *s, struct error
 	}
 }
 
+/* The highest accepted version from TLS 1.0 up to max, or 0. */
+static uint16_t best_version(const struct tls_scan *s, uint16_t max, int *idx)
+{
+	for (int i = SCAN_TLS13; i >= SCAN_TLS10; i--) {
+		if (s->proto[i].accepted == 1 && s->proto[i].version <= max && s->proto[i].n_suites > 0) {
+			*idx = i;
+			return s->proto[i].version;
+		}
+	}
+	return 0;
+}
+
+#define SCSV 0x5600
+#define ALERT_INAPPROPRIATE_FALLBACK 86
+
+/* RFC 7507: a client that retries with a lower version says so; a server
+ * that has a higher one must refuse.  Offered: the next lower accepted
+ * version with suites it accepted, plus the SCSV. */
+static void scan_scsv(const struct target *t, struct tls_scan *s, struct error *e)
+{
+	uint16_t suites[CHUNK];
+	int hi = 0, lo = 0;
+	struct server_hello sh;
+	uint16_t top = best_version(s, V_TLS13, &hi), low;
+	size_t n;
+
+	s->fallback_scsv = -1;
+	if (top == 0 || (low = best_version(s, top - 1 < V_TLS12 ? top - 1 : V_TLS12, &lo)) == 0)
+		return; /* one version only: nothing to fall back to */
+	n = s->proto[lo].n_suites < CHUNK - 1 ? s->proto[lo].n_suites : CHUNK - 1;
+	memcpy(suites, s->proto[lo].suites, n * sizeof(*suites));
+	suites[n++] = SCSV;
+	if (probe_hello(t, low, suites, n, NULL, 0, &sh, s, e) != PROBE_DONE) {
+		gap_add(&s->gaps, "TLS_FALLBACK_SCSV", e->msg);
+		return;
+	}
+	/* without the SCSV these suites work: any refusal is the SCSV's
+	 * (Dovecot closes instead of sending inappropriate_fallback) */
+	s->fallback_scsv = !answered(&sh, low);
+}
+
+/* A heartbeat request whose length claims 16 KiB but carries nothing
+ * (a vulnerable server sends 16 KiB of its memory), then a correct one,
+ * which every server that offers heartbeats answers. */
+static const uint8_t hb_probe[] = {
+	0x18, 0x03, 0x03, 0x00, 0x03, 0x01, 0x40, 0x00,
+	0x18, 0x03, 0x03, 0x00, 0x23, 0x01, 0x00, 0x10,
+	'm', 'a', 'i', 'l', 'h', 'a', 'r', 'd', 'e', 'n', '-', 'p', 'r', 'o', 'b', 'e',
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Walks the records in buf: 1 leak seen, 0 the correct answer seen, -1 neither yet. */
+static int hb_answer(const uint8_t *buf, size_t len)
+{
+	for (size_t pos = 0; pos + 5 <= len;) {
+		size_t n = ((size_t)buf[pos + 3] << 8) | buf[pos + 4];
+
+		if (buf[pos] == 0x18)
+			return n > 3 + 16 + 16 ? 1 : n == 3 + 16 + 16 ? 0 : -1;
+		pos += 5 + n;
+	}
+	return -1;
+}
+
+static int heartbleed_conn(const struct target *t, uint16_t v, const uint16_t *suites, size_t ns,
+			   struct tls_scan *s, struct error *e)
+{
+	static _Thread_local uint8_t buf[80000], hello[HELLO_MAX];
+	struct hello_opts o = {.version = v, .suites = suites, .n_suites = ns, .sni = t->servername, .heartbeat = true};
+	size_t n = hello_build(&o, hello), len = 0;
+	struct server_hello sh;
+	struct mconn c;
+	bool sent = false;
+	int verdict = -1;
+
+	memset(&sh, 0, sizeof(sh));
+	if (mail_open_for_tls(t, &c, e) < 0)
+		return -2;
+	s->connections++;
+	if (mconn_send(&c, hello, n, e) < 0) {
+		mconn_close(&c);
+		return -2;
+	}
+	for (;;) {
+		ssize_t r = mconn_read_raw(&c, buf + len, sizeof(buf) - len, t->timeout_ms, e);
+
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (!sent && sh_parse(buf, len, &sh) == SH_DONE) {
+			if (!sh.heartbeat || sh.kind != SHK_HELLO || sh.failed) {
+				verdict = sh.kind == SHK_HELLO && !sh.failed ? 0 : -1;
+				break;
+			}
+			s->heartbeat = true;
+			if (mconn_send(&c, hb_probe, sizeof(hb_probe), e) < 0)
+				break;
+			sent = true;
+		}
+		if (sent && (verdict = hb_answer(buf, len)) >= 0)
+			break;
+		if (len == sizeof(buf))
+			break;
+	}
+	mconn_close(&c);
+	return verdict;
+}
+
+/* Heartbleed (CVE-2014-0160): a server that does not even offer the
+ * heartbeat extension cannot leak through it. */
+static void scan_heartbleed(const struct target *t, struct tls_scan *s, struct error *e)
+{
+	int idx = 0;
+	uint16_t v = best_version(s, V_TLS12, &idx);
+	size_t ns;
+
+	s->heartbleed = -1;
+	if (v == 0)
+		return;
+	ns = s->proto[idx].n_suites < CHUNK ? s->proto[idx].n_suites : CHUNK;
+	s->heartbleed = heartbleed_conn(t, v, s->proto[idx].suites, ns, s, e);
+	if (s->heartbleed < 0) {
+		s->heartbleed = -1;
+		gap_add(&s->gaps, "Heartbleed", s->heartbeat ? _("no answer to a heartbeat request")
+							     : e->msg);
+	}
+}
+
+/* The schemes the server signs its TLS 1.2 key exchange with, by
+ * iterative removal like the suites. */
+static void scan_sigalgs(const struct target *t, struct tls_scan *s, struct error *e)
+{
+	const struct proto_scan *ps = &s->proto[SCAN_TLS12];
+	uint16_t suites[CHUNK], algs[32];
+	size_t ns = 0, na;
+	const uint16_t *all = sigalg_all(&na);
+	struct server_hello sh;
+	unsigned want = SUITE_ECDHE;
+
+	if (ps->accepted != 1)
+		return;
+	/* ECDHE if there is any: a DHE suite may be one the server cannot complete */
+	for (int pass = 0; pass < 2 && ns == 0; pass++, want = SUITE_DHE)
+		for (size_t i = 0; i < ps->n_suites && ns < CHUNK; i++)
+			if ((suite_flags(ps->suites[i]) & want) && !(suite_flags(ps->suites[i]) & SUITE_ANON))
+				suites[ns++] = ps->suites[i];
+	if (ns == 0)
+		return;
+	memcpy(algs, all, na * sizeof(*algs));
+	while (na > 0 && s->n_sigalgs < ARRAY_LEN(s->sigalgs)) {
+		static _Thread_local uint8_t hello[HELLO_MAX];
+		struct hello_opts o = {.version = V_TLS12, .suites = suites, .n_suites = ns, .sni = t->servername,
+				       .sigalgs = algs, .n_sigalgs = na};
+		size_t n = hello_build(&o, hello);
+
+		if (probe(t, hello, n, &sh, s, e) != PROBE_DONE) {
+			gap_add(&s->gaps, _("signature algorithms"), e->msg);
+			return;
+		}
+		if (!answered(&sh, V_TLS12) || !remove_code(algs, &na, sh.ske_sigalg))
+			return;
+		s->sigalgs[s->n_sigalgs++] = sh.ske_sigalg;
+	}
+}
+
 int tls_scan_run(const struct target *t, struct tls_scan *s, struct error *e)
 {
 	memset(s, 0, sizeof(*s));
 	s->compression = -1;
 	s->secure_reneg = -1;
+	s->fallback_scsv = -1;
+	s->heartbleed = -1;
 	for (int i = 0; i < SCAN_NPROTO; i++) {
 		s->proto[i].version = versions[i];
 		s->proto[i].server_order = -1;
@@ -562,6 +745,9 @@ int tls_scan_run(const struct target *t, struct tls_scan *s, struct error *e)
 	for (int i = SCAN_SSL3; i <= SCAN_TLS13; i++)
 		scan_order(t, s, i, e);
 	scan_groups(t, s, e);
+	scan_scsv(t, s, e);
+	scan_heartbleed(t, s, e);
+	scan_sigalgs(t, s, e);
 	return 0;
 }
 

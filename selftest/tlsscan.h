@@ -83,6 +83,11 @@ struct tls_scan {
 	unsigned connections;
 	unsigned errors;            /* probes that failed below the TLS layer */
 	char last_error[256];       /* the last such failure */
+	int fallback_scsv;          /* TLS_FALLBACK_SCSV: 1 a downgrade is refused, 0 accepted, -1 n.a. */
+	int heartbleed;             /* 1 vulnerable, 0 not, -1 could not tell / n.a. (no TLS <= 1.2) */
+	bool heartbeat;             /* the server offers the heartbeat extension */
+	uint16_t sigalgs[24];       /* TLS 1.2: schemes the server signs with, in its order */
+	size_t n_sigalgs;
 	bool starttls_refused;      /* STARTTLS was advertised, then refused (454) */
 	bool stalled;               /* a probe timed out twice: the rest is not tried */
 	struct gap_list gaps;       /* what could not be tested */

@@ -12,7 +12,10 @@
 #   - the old profile's own non-forward-secret suites are no finding under it;
 #   - SMTP on loopback is tested from 127.0.0.1, IMAP/POP3 from 127.0.0.2;
 #   - a loaded host: every port with --jobs 4 under a CPU hog gives the findings of
-#     --jobs 1 on the quiet host, and no gaps.
+#     --jobs 1 on the quiet host, and no gaps;
+#   - the checks testssl has, each compared with s_client or the certificate files: both
+#     certificates of a dual RSA+ECDSA server, key usage, TLS_FALLBACK_SCSV, Heartbleed,
+#     OCSP stapling, the server's TLS 1.2 signature algorithms, session resumption.
 # Needs root; MH_BIN = mailharden binary.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +40,10 @@ make_certs() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 400 -subj /CN=localhost \
 		-addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
 		-keyout "$d/eckey.pem" -out "$d/eccert.pem" 2>/dev/null
+	# keyUsage without digitalSignature: wrong for every forward-secret handshake
+	openssl req -x509 -newkey rsa:2048 -nodes -days 400 -subj /CN=localhost \
+		-addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' -addext 'keyUsage=critical,keyEncipherment' \
+		-keyout "$d/kukey.pem" -out "$d/kucert.pem" 2>/dev/null
 	chmod 644 "$d"/*.pem
 }
 make_certs
@@ -130,7 +137,8 @@ grep -q '^127\.0\.0\.2 ' "$ROOT/etc/hosts" || echo '127.0.0.2 mh-selftest-client
 OLD_CIPHERS=$(perl -0ne 'print join("", $1 =~ /"([^"]*)"/g) if /\{PROFILE_OLD, "old", "TLSv1",(.*?)TLS13_SUITES/s' \
 	"$HERE/../../core/profile.c")
 set_pf() { in_root postconf -c "$PF" -P "127.0.0.1:$1/inet/$2"; }
-for kv in smtpd_tls_ciphers=medium smtpd_tls_mandatory_ciphers=medium smtpd_tls_exclude_ciphers=; do
+for kv in smtpd_tls_ciphers=medium smtpd_tls_mandatory_ciphers=medium smtpd_tls_exclude_ciphers= \
+	smtpd_tls_chain_files=/etc/ssl/mh-test/kukey.pem,/etc/ssl/mh-test/kucert.pem; do
 	set_pf "$P_SMTP" "$kv"
 done
 for kv in "smtpd_tls_chain_files=$ECKEY,$ECCERT" "smtpd_tls_protocols=>=TLSv1.3" \
@@ -187,6 +195,52 @@ no_finding pop3s-old tls.suites.no_fs "old profile: its own non-forward-secret s
 st pop3s-int "$P_POP3S/pop3s" --profile intermediate
 has_finding pop3s-int medium tls.suites.no_fs "the same port judged as intermediate: non-forward-secret suites found"
 
+# ------------------------------------------------------------------ the checks testssl has
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$ROOT$1" | sed 's/.*=//; s/://g'; }
+expect_match "dual certificates: both found, each the file's (ECDSA and RSA)" \
+	"^$(fp "$ECCERT") $(fp "$CERT")\$" "$(jfield pop3s-old 'join " ", map { $_->{sha256} } @{$p->{certificates}}')"
+has_finding pop3s-old info cert.count "dual certificates: reported as two"
+expect_match "key usage: the file says keyEncipherment only (openssl x509)" 'Key Encipherment' \
+	"$(openssl x509 -noout -ext keyUsage -in "$ROOT/etc/ssl/mh-test/kucert.pem")"
+has_finding mx medium cert.key_usage "key usage without digitalSignature: medium on port 25"
+has_finding pop3s-old ok cert.key_usage "key usage: no restriction is fine"
+
+scsv=$(echo | timeout 20 openssl s_client -connect "127.0.0.1:$P_SMTP" -starttls smtp -tls1_2 -fallback_scsv 2>&1)
+expect_match "TLS_FALLBACK_SCSV: s_client gets inappropriate_fallback from port 25" 'inappropriate fallback' "$scsv"
+expect_match "TLS_FALLBACK_SCSV: the self-test says supported" '^1$' "$(jfield mx '$p->{tls_scan}{fallback_scsv} ? 1 : 0')"
+expect_match "Heartbleed: no heartbeat extension, not vulnerable (port 25, POP3S)" '^not_vulnerable false not_vulnerable false$' \
+	"$(jfield mx '"$p->{tls_scan}{heartbleed} " . ($p->{tls_scan}{heartbeat} ? "true" : "false")') $(jfield pop3s-old '"$p->{tls_scan}{heartbleed} " . ($p->{tls_scan}{heartbeat} ? "true" : "false")')"
+status=$(echo | timeout 20 openssl s_client -connect "127.0.0.1:$P_SMTP" -starttls smtp -status 2>&1)
+expect_match "OCSP: s_client sees no stapled response" 'OCSP response: no response sent' "$status"
+expect_match "OCSP: the self-test says not stapled" '^0$' "$(jfield mx '$p->{certificate}{ocsp_stapled} ? 1 : 0')"
+
+# every signature scheme we list works alone with s_client; one we do not list fails
+sig_bad=""
+for alg in $(jfield mx 'join " ", @{$p->{tls_scan}{signature_algorithms}}'); do
+	case $alg in *sha224) continue ;; esac # no OpenSSL name for the legacy SHA-224 codes
+	echo | timeout 20 openssl s_client -connect "127.0.0.1:$P_SMTP" -starttls smtp -tls1_2 -sigalgs "$alg" \
+		-cipher 'ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0' 2>&1 | grep -q '^Server Temp Key' || sig_bad="$sig_bad $alg"
+done
+if [ -z "$sig_bad" ] && [ -n "$(jfield mx 'join " ", @{$p->{tls_scan}{signature_algorithms}}')" ]; then
+	ok "signature algorithms: each one listed for port 25 works alone with s_client"
+else fail "signature algorithms: s_client fails with:$sig_bad"; fi
+expect_no_match "signature algorithms: ECDSA is not listed for an RSA certificate" 'ecdsa' \
+	"$(jfield mx 'join " ", @{$p->{tls_scan}{signature_algorithms}}')"
+
+# resumption, judged by s_client saving a session and offering it again
+resumes() { # PORT STARTTLS ARGS...: "1" when s_client resumes its own saved session
+	local port=$1 st=$2
+	shift 2
+	(sleep 1; echo QUIT) | timeout 20 openssl s_client -connect "127.0.0.1:$port" ${st:+-starttls $st} "$@" \
+		-sess_out "$WORK/sess.pem" >/dev/null 2>&1
+	(sleep 1; echo QUIT) | timeout 20 openssl s_client -connect "127.0.0.1:$port" ${st:+-starttls $st} "$@" \
+		-sess_in "$WORK/sess.pem" 2>&1 | grep -c '^Reused,'
+}
+expect_match "resumption by ticket on port 25: the self-test agrees with s_client" \
+	"^$(resumes "$P_SMTP" smtp) " "$(jfield mx '($p->{resumption}{ticket} ? 1 : 0) . " "')"
+expect_match "resumption by session ID on port 25: the self-test agrees with s_client" \
+	"^$(resumes "$P_SMTP" smtp -tls1_2 -no_ticket) " "$(jfield mx '($p->{resumption}{session_id} ? 1 : 0) . " "')"
+
 # ------------------------------------------------------------------ 454 after STARTTLS
 st broken "$P_BROKEN/submission"
 expect_rc "certificate file missing: exit 2" 2
@@ -213,6 +267,10 @@ expect_match "IMAP on loopback connects from 127.0.0.2 (Dovecot trusts same-addr
 ALL="$P_SMTP/mx,$P_SUB/submission,$P_SUBS/submissions,$P_IMAP/imap,$P_IMAPS/imaps,$P_POP3/pop3,$P_POP3S/pop3s,$P_BROKEN/submission"
 st quiet "$ALL" --jobs 1
 no_gaps quiet "quiet host, --jobs 1: nothing untested"
+# (465 speaks only TLS 1.3, which has no heartbeats: null there)
+expect_match "Heartbleed: every port with TLS <= 1.2 checked, none vulnerable" \
+	'^not_vulnerable not_vulnerable none not_vulnerable not_vulnerable not_vulnerable not_vulnerable $' \
+	"$(perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>); print map { ($_->{tls_scan}{heartbleed} // "none") . " " } grep { $_->{tls_scan} } @{$d->{ports}}' <"$WORK/quiet.json")"
 # two busy loops per CPU, bounded in time, stopped by pid
 HOGS=()
 for _ in $(seq $(($(nproc) * 2))); do

@@ -17,9 +17,11 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "../../selftest/hello.h"
 #include "../../selftest/mailproto.h"
+#include "../../selftest/report_monitor.h"
 #include "../../selftest/selftest.h"
 #include "../../selftest/suites.h"
 
@@ -523,6 +525,14 @@ static void test_scan_timeout_gap(void **state)
 	for (size_t i = 0; i < r.findings.n; i++)
 		assert_int_equal(strncmp(r.findings.v[i].id, "tls.protocol", 12) == 0 && r.findings.v[i].sev > SEV_OK, 0);
 	assert_int_equal(selftest_exit_code(&r, 1), 3);
+	{
+		/* monitoring agrees: UNKNOWN, naming what could not be tested */
+		char *line = selftest_report_nagios(&o, &r, 1);
+
+		assert_non_null(strstr(line, "MAILHARDEN UNKNOWN"));
+		assert_non_null(strstr(line, "could not test TLSv1.3"));
+		free(line);
+	}
 	port_result_free(&r);
 }
 
@@ -615,6 +625,150 @@ static void test_injection(void **state)
 	injection_runs(&fixed, 20, 0);
 }
 
+/* ---------------------------------------------------------------- Heartbleed */
+
+/* A raw TLS 1.2 "server" that answers every ClientHello with a ServerHello
+ * (TLS_RSA_WITH_AES_128_CBC_SHA, heartbeat extension) and ServerHelloDone,
+ * then answers heartbeat requests: trusting the claimed length (leaking
+ * 16 KiB) when vulnerable, correctly otherwise. */
+struct hb_srv {
+	int lfd;
+	int port;
+	bool vulnerable;
+};
+
+static void hb_serve(struct hb_srv *s, int fd)
+{
+	static const uint8_t flight[] = {
+		0x16, 0x03, 0x03, 0x00, 0x3A,
+		0x02, 0x00, 0x00, 0x32, 0x03, 0x03,
+		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+		0x00, 0x00, 0x2F, 0x00,
+		0x00, 0x0a, 0xff, 0x01, 0x00, 0x01, 0x00, 0x00, 0x0f, 0x00, 0x01, 0x01,
+		0x0e, 0x00, 0x00, 0x00,
+	};
+	static uint8_t big[5 + 3 + 16384 + 16];
+	uint8_t buf[20000];
+	size_t len = 0;
+	ssize_t n;
+
+	if (read(fd, buf, sizeof(buf)) <= 0)
+		return;
+	(void)!write(fd, flight, sizeof(flight));
+	while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+		len += (size_t)n;
+		while (len >= 5) {
+			size_t rl = ((size_t)buf[3] << 8) | buf[4], claimed;
+
+			if (len < 5 + rl)
+				break;
+			claimed = rl >= 3 ? ((size_t)buf[6] << 8) | buf[7] : 0;
+			if (buf[0] == 0x18 && s->vulnerable) {
+				big[0] = 0x18, big[1] = 3, big[2] = 3;
+				big[3] = (uint8_t)((3 + claimed + 16) >> 8), big[4] = (uint8_t)(3 + claimed + 16);
+				big[5] = 2, big[6] = buf[6], big[7] = buf[7];
+				(void)!write(fd, big, 5 + 3 + claimed + 16);
+			} else if (buf[0] == 0x18 && claimed + 3 + 16 <= rl) {
+				buf[5] = 2; /* response: the same payload back */
+				(void)!write(fd, buf, 5 + rl);
+			}
+			memmove(buf, buf + 5 + rl, len - 5 - rl);
+			len -= 5 + rl;
+		}
+	}
+}
+
+static void *hb_main(void *arg)
+{
+	struct hb_srv *s = arg;
+	int fd;
+
+	while ((fd = accept(s->lfd, NULL, NULL)) >= 0) {
+		hb_serve(s, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void heartbleed_case(bool vulnerable)
+{
+	struct hb_srv s = {.vulnerable = vulnerable};
+	pthread_t th;
+	struct target t = {.host = (char *)"127.0.0.1", .proto = PROTO_IMAP, .implicit_tls = true, .timeout_ms = 2000};
+	static struct tls_scan scan;
+	struct error e;
+
+	s.lfd = listen_any(&s.port);
+	pthread_create(&th, NULL, hb_main, &s);
+	t.port = s.port;
+	assert_int_equal(tls_scan_run(&t, &scan, &e), 0);
+	shutdown(s.lfd, SHUT_RDWR);
+	close(s.lfd);
+	pthread_join(th, NULL);
+	assert_int_equal(scan.proto[SCAN_TLS12].accepted, 1);
+	assert_true(scan.heartbeat);
+	assert_int_equal(scan.heartbleed, vulnerable ? 1 : 0);
+}
+
+static void test_heartbleed(void **state)
+{
+	(void)state;
+	heartbleed_case(true);
+	heartbleed_case(false);
+}
+
+/* keyUsage without digitalSignature on a certificate used for ECDHE and
+ * TLS 1.3: clients that check the purpose refuse it. */
+static void test_key_usage(void **state)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	struct srv s = {0};
+	pthread_t th;
+	struct target t = {.host = (char *)"127.0.0.1", .proto = PROTO_IMAP, .implicit_tls = true, .timeout_ms = 3000};
+	struct mail_facts m = {0};
+	struct error e;
+	SSL_CTX *ctx = probe_ctx_new(NULL, &e);
+	struct port_result r;
+	struct selftest_opts o = {.host = "127.0.0.1", .profile = profile_by_name("intermediate")};
+
+	(void)state;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
+	X509_set_pubkey(x, pk);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,keyAgreement");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	X509_sign(x, pk, EVP_sha256());
+	s.ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(s.ctx, x);
+	SSL_CTX_use_PrivateKey(s.ctx, pk);
+	start(&s, &th);
+	t.port = s.port;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mail_check_tls(&t, ctx, &m, &r.cert, &e), -1); /* no IMAP greeting: fine */
+	stop(&s, th);
+	assert_true(r.cert.have);
+	assert_int_equal(r.cert.key_usage_ok, 0);
+	port_spec_from_role(&r.spec, ROLE_IMAPS, "dovecot");
+	r.status = PORT_TESTED;
+	selftest_judge(&o, &r);
+	assert_true(has(&r, "cert.key_usage", SEV_HIGH));
+	port_result_free(&r);
+	mail_facts_free(&m);
+	SSL_CTX_free(ctx);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +783,8 @@ int main(void)
 		cmocka_unit_test(test_scan_timeout_retried),
 		cmocka_unit_test(test_scan_timeout_gap),
 		cmocka_unit_test(test_scan_dhe_without_params),
+		cmocka_unit_test(test_heartbleed),
+		cmocka_unit_test(test_key_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
