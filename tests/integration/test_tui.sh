@@ -537,6 +537,15 @@ confirm_apply() {
 	keys Enter
 	accept_snakeoil || return 1
 	wait_for "Nothing has been written yet" || return 1
+	# the cursor stays on the file whose diff was shown: Enter shows it again
+	keys Down Enter
+	wait_for "+++ /etc/dovecot/" || return 1
+	keys Enter
+	wait_for "Nothing has been written yet" || return 1
+	keys Enter
+	wait_for "+++ /etc/dovecot/" || { echo "# the cursor did not stay on file 2"; return 1; }
+	keys Enter
+	wait_for "Nothing has been written yet" || return 1
 	keys a Enter
 	wait_for "Apply now? These files will be written" || return 1
 	screen | grep -qF "/etc/postfix/main.cf" || { echo "# the confirmation names no file"; return 1; }
