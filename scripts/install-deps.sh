@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS="build-essential pkg-config libssl-dev libjansson-dev libcmocka-dev dialog
 libncurses-dev gettext tmux debootstrap zstd sslscan locales openssl ca-certificates perl
 clang libclang-rt-14-dev testssl.sh jq python3
-mandoc dpkg-dev debhelper fakeroot lintian ansible-core python3-prometheus-client"
+mandoc dpkg-dev debhelper fakeroot lintian ansible-core python3-prometheus-client iproute2"
 
 die() { printf 'install-deps: %s\n' "$*" >&2; exit 1; }
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_exim_bookworm.sh - mailharden against Debian 12's real Exim 4.96 (GnuTLS):
-# exim4-daemon-heavy on the non-split layout, exim4-daemon-light (unpacked beside it) on
-# the split layout; every profile checked with exim -bV and gnutls-cli, intermediate live
-# on loopback high ports; detect on a fresh install; bad input changes nothing.
+# every profile checked with exim -bV (heavy and light) and gnutls-cli on the non-split
+# layout, the same blocks on the split layout; intermediate live on both (heavy daemon
+# non-split, light daemon split) on the real ports of a private network namespace;
+# detect on a fresh install; bad input changes nothing; a hand-written exim4.conf.
 # Needs root; MH_BIN = mailharden binary.  See exim.sh.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,11 +11,15 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/servers.sh"
 . "$HERE/exim.sh"
 
+private_net bookworm-exim "$@"
 mh_init bookworm-exim
-set_ports "${MH_PORT_BASE_EXIM_BOOKWORM:-30000}"
+EX_T0=$SECONDS
 ex_setup
 ex_detect
+ex_phase "setup and detect"
 ex_bad_input
-ex_layout non-split /usr/sbin/exim4 "exim4-daemon-heavy"
-ex_layout split "$EXIM_LIGHT" "exim4-daemon-light"
+ex_phase "bad input"
+ex_layout non-split full heavy
+ex_layout split same light
 ex_handwritten
+ex_phase "hand-written"
